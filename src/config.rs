@@ -1,0 +1,124 @@
+//! One validated run configuration, built once from the command line. Every problem found is
+//! reported together, before any work starts.
+//!
+//! Also owns where defaults live (the model folder, the taxonomy) and how many threads libtorch
+//! and rayon get, so they do not oversubscribe the cores.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::ClassifyArgs;
+use crate::corpus::Columns;
+use crate::error::Error;
+use crate::taxonomy::Taxonomy;
+
+/// The default model folder, relative to the project.
+pub const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
+/// The default taxonomy, relative to the project.
+pub const DEFAULT_TAXONOMY: &str = "data/taxonomy.toml";
+/// Files a model folder must hold.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+#[derive(Debug)]
+pub struct RunConfig {
+    pub inputs: Vec<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub columns: Columns,
+    pub model_dir: PathBuf,
+    pub taxonomy: Taxonomy,
+    pub threads: usize,
+    pub batch_tokens: usize,
+    pub quiet: bool,
+}
+
+/// Resolves a project-relative default: the working folder first, then the project the binary was
+/// built in (so `target/release/parlscan` works from anywhere in a checkout).
+pub fn project_path(relative: &str) -> PathBuf {
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        return here;
+    }
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if built_in.exists() {
+        return built_in;
+    }
+    here
+}
+
+/// Checks that a model folder holds what the encoder and tokenizer load.
+pub fn check_model_dir(dir: &Path) -> Result<(), Error> {
+    if !dir.is_dir() {
+        return Err(Error::Model { dir: dir.to_path_buf(), what: "does not exist".into() });
+    }
+    let missing: Vec<&str> = MODEL_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Model { dir: dir.to_path_buf(), what: format!("incomplete: missing {}", missing.join(", ")) })
+    }
+}
+
+impl RunConfig {
+    pub fn from_args(args: &ClassifyArgs) -> Result<Self, Error> {
+        let mut problems = Vec::new();
+        for input in &args.inputs {
+            if input.as_os_str() != "-" && !input.exists() {
+                problems.push(Error::io(input, std::io::ErrorKind::NotFound.into()));
+            }
+        }
+        if args.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+            problems.push(Error::Usage("stdin (`-`) can be read only once".into()));
+        }
+        if let Some(out) = args.output.as_ref().filter(|o| o.as_os_str() != "-") {
+            let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                problems.push(Error::Usage(format!("the output folder `{}` does not exist", parent.display())));
+            }
+            if args.inputs.iter().any(|i| same_file(i, out)) {
+                problems.push(Error::Usage(format!("the output `{}` is also an input", out.display())));
+            }
+        }
+        if args.batch_tokens < 512 {
+            problems.push(Error::Usage(format!("--batch-tokens {} is too small (at least 512)", args.batch_tokens)));
+        }
+        let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
+        if let Err(e) = check_model_dir(&model_dir) {
+            problems.push(e);
+        }
+        let taxonomy_path = args.taxonomy.clone().unwrap_or_else(|| project_path(DEFAULT_TAXONOMY));
+        let taxonomy = Taxonomy::load(&taxonomy_path).map_err(|e| problems.push(e)).ok();
+        if !problems.is_empty() {
+            return Err(Error::many(problems));
+        }
+        let threads = if args.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            args.threads
+        };
+        Ok(RunConfig {
+            inputs: args.inputs.clone(),
+            output: args.output.clone().filter(|o| o.as_os_str() != "-"),
+            columns: Columns { text: args.text_col.clone(), id: args.id_col.clone() },
+            model_dir,
+            taxonomy: taxonomy.expect("no problems means the taxonomy loaded"),
+            threads,
+            batch_tokens: args.batch_tokens,
+            quiet: args.quiet,
+        })
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Gives libtorch and rayon `threads` threads each; they take turns (tokenize, then encode), so
+/// together they never ask for more than the cores. libtorch's inter-op pool is kept at one.
+pub fn set_threads(threads: usize) {
+    tch::set_num_threads(threads as i32);
+    tch::set_num_interop_threads(1);
+    // Fails only if the global pool was already built (e.g. twice in one test process): harmless.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+}

@@ -1,0 +1,211 @@
+//! CSV and TSV input (RFC 4180, header row; `.tsv` means tab-separated, `-` means stdin).
+//!
+//! Several files are read one after the other as one corpus; the passthrough columns are the union
+//! of their headers in first-seen order.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use super::{Columns, RowProblem, Source, Speech};
+use crate::error::Error;
+
+struct Input {
+    reader: ::csv::Reader<Box<dyn Read + Send>>,
+    /// For each of this file's columns, its position in the corpus columns.
+    to_corpus: Vec<usize>,
+    text_at: usize,
+    id_at: Option<usize>,
+    n_fields: usize,
+}
+
+/// Open inputs whose headers have been read and checked; iterate with [`Corpus::next_speech`].
+pub struct Corpus {
+    pub sources: Vec<Source>,
+    /// Passthrough columns, in output order.
+    pub columns: Vec<String>,
+    inputs: Vec<Input>,
+    current: usize,
+    record: ::csv::ByteRecord,
+    rows_read: u64,
+}
+
+fn open_reader(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+}
+
+fn delimiter_for(path: &Path) -> u8 {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("tsv") || ext.eq_ignore_ascii_case("tab") => b'\t',
+        _ => b',',
+    }
+}
+
+impl Corpus {
+    /// Opens every input and reads its header. Fails, naming the file and the columns it has, when
+    /// an input has no text column.
+    pub fn open(paths: &[PathBuf], cols: &Columns) -> Result<Self, Error> {
+        let mut columns: Vec<String> = Vec::new();
+        let mut inputs = Vec::new();
+        let mut sources = Vec::new();
+        for path in paths {
+            let mut reader = ::csv::ReaderBuilder::new()
+                .delimiter(delimiter_for(path))
+                .flexible(true)
+                .from_reader(open_reader(path)?);
+            let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+            let names: Vec<String> = header.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+            let text_at = names.iter().position(|n| *n == cols.text).ok_or_else(|| Error::Input {
+                path: path.clone(),
+                what: format!(
+                    "no text column `{}`; the columns are: {}\n  (name the text column with --text-col)",
+                    cols.text,
+                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                ),
+            })?;
+            let id_at = names.iter().position(|n| *n == cols.id);
+            let to_corpus = names
+                .iter()
+                .map(|n| match columns.iter().position(|c| c == n) {
+                    Some(i) => i,
+                    None => {
+                        columns.push(n.clone());
+                        columns.len() - 1
+                    }
+                })
+                .collect();
+            sources.push(Source { path: path.clone(), name: path.display().to_string() });
+            inputs.push(Input { reader, to_corpus, text_at, id_at, n_fields: names.len() });
+        }
+        Ok(Corpus { sources, columns, inputs, current: 0, record: ::csv::ByteRecord::new(), rows_read: 0 })
+    }
+
+    /// The next row of the corpus, in input order, or `None` at the end.
+    pub fn next_speech(&mut self) -> Result<Option<Speech>, Error> {
+        while self.current < self.inputs.len() {
+            let input = &mut self.inputs[self.current];
+            let path = &self.sources[self.current].path;
+            if !input.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(path, e))? {
+                self.current += 1;
+                continue;
+            }
+            self.rows_read += 1;
+            let line = self.record.position().map_or(0, |p| p.line());
+            let mut fields = vec![String::new(); self.columns.len()];
+            for (i, value) in self.record.iter().enumerate().take(input.n_fields) {
+                fields[input.to_corpus[i]] = String::from_utf8_lossy(value).into_owned();
+            }
+            let id = match input.id_at.and_then(|i| self.record.get(i)) {
+                Some(raw) => String::from_utf8_lossy(raw).into_owned(),
+                None => self.rows_read.to_string(),
+            };
+            let text = if self.record.len() != input.n_fields {
+                Err(RowProblem::Malformed(format!(
+                    "{} fields where the header has {}",
+                    self.record.len(),
+                    input.n_fields
+                )))
+            } else {
+                match std::str::from_utf8(&self.record[input.text_at]) {
+                    Ok(t) => Ok(t.to_string()),
+                    Err(_) => Err(RowProblem::InvalidUtf8),
+                }
+            };
+            return Ok(Some(Speech { source: self.current, line, id, fields, text }));
+        }
+        Ok(None)
+    }
+}
+
+/// Counts data rows of file inputs (for a progress bar's total); `None` when stdin is among them
+/// or a file cannot be read.
+pub fn count_rows(paths: &[PathBuf]) -> Option<u64> {
+    let mut total = 0;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            return None;
+        }
+        let mut reader = ::csv::ReaderBuilder::new()
+            .delimiter(delimiter_for(path))
+            .flexible(true)
+            .from_reader(open_reader(path).ok()?);
+        let mut record = ::csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).ok()? {
+            total += 1;
+        }
+    }
+    Some(total)
+}
+
+fn csv_error(path: &Path, e: ::csv::Error) -> Error {
+    let at = e.position().map(|p| format!(":{}", p.line())).unwrap_or_default();
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(source) => Error::io(path, source),
+        other => Error::Input { path: path.to_path_buf(), what: format!("line{at}: {other:?}") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus_of(files: &[&[u8]]) -> (tempfile::TempDir, Corpus) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = files
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let p = dir.path().join(format!("in{i}.csv"));
+                std::fs::write(&p, bytes).unwrap();
+                p
+            })
+            .collect();
+        let cols = Columns { text: "text".into(), id: "id".into() };
+        let corpus = Corpus::open(&paths, &cols).unwrap();
+        (dir, corpus)
+    }
+
+    fn all(corpus: &mut Corpus) -> Vec<Speech> {
+        std::iter::from_fn(|| corpus.next_speech().unwrap()).collect()
+    }
+
+    #[test]
+    fn rows_keep_order_lines_and_problems() {
+        let (_d, mut c) = corpus_of(&[b"\xEF\xBB\xBFid,text\r\na,hello\r\nb,\"multi\nline\"\nc,x,extra\nd,bad \xFF byte\n"]);
+        assert_eq!(c.columns, ["id", "text"]);
+        let rows = all(&mut c);
+        let got: Vec<(&str, u64, Result<&str, RowProblem>)> =
+            rows.iter().map(|s| (s.id.as_str(), s.line, s.text.as_deref().map_err(Clone::clone))).collect();
+        assert_eq!(got, vec![
+            ("a", 2, Ok("hello")),
+            ("b", 3, Ok("multi\nline")),
+            ("c", 5, Err(RowProblem::Malformed("3 fields where the header has 2".into()))),
+            ("d", 6, Err(RowProblem::InvalidUtf8)),
+        ]);
+    }
+
+    #[test]
+    fn ids_default_to_row_numbers_and_headers_union() {
+        let (_d, mut c) = corpus_of(&[b"text,party\nx,Lab\n", b"speaker,text\nMs A,y\n"]);
+        assert_eq!(c.columns, ["text", "party", "speaker"]);
+        let rows = all(&mut c);
+        assert_eq!(rows[0].fields, ["x", "Lab", ""]);
+        assert_eq!(rows[1].fields, ["y", "", "Ms A"]);
+        assert_eq!((rows[0].id.as_str(), rows[1].id.as_str()), ("1", "2"));
+        assert_eq!((rows[0].source, rows[1].source), (0, 1));
+    }
+
+    #[test]
+    fn a_missing_text_column_names_the_columns_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        std::fs::write(&p, "id,body\n1,hi\n").unwrap();
+        let cols = Columns { text: "text".into(), id: "id".into() };
+        let err = Corpus::open(&[p], &cols).err().unwrap().to_string();
+        assert!(err.contains("no text column `text`") && err.contains("id, body"), "{err}");
+    }
+}

@@ -1,0 +1,97 @@
+//! The library's error type and the process exit codes it maps to.
+//!
+//! Errors carry what a user needs to act: the file, the line or row, what was wrong. Row-level
+//! problems that do not stop a run are not errors: they become a row `status` (see `corpus`).
+
+use std::path::{Path, PathBuf};
+
+/// Exit codes, sysexits-style, documented in the README and `--help`.
+pub mod exit {
+    /// Every row was read and scored.
+    pub const OK: i32 = 0;
+    /// The run finished and wrote its output, but some rows could not be scored (see `status`).
+    pub const PARTIAL: i32 = 1;
+    /// Bad command line or configuration (flags, taxonomy, head) (EX_USAGE).
+    pub const USAGE: i32 = 64;
+    /// An input could not be used: missing text column, unreadable file (EX_DATAERR).
+    pub const DATA: i32 = 65;
+    /// An input file does not exist or cannot be opened (EX_NOINPUT).
+    pub const NO_INPUT: i32 = 66;
+    /// Internal failure: the model failed at run time (EX_SOFTWARE).
+    pub const SOFTWARE: i32 = 70;
+    /// Writing the output failed (disk full, permissions) (EX_IOERR).
+    pub const IO: i32 = 74;
+    /// The model or libtorch is missing or incomplete: run the set-up (EX_CONFIG).
+    pub const CONFIG: i32 = 78;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write { path: PathBuf, #[source] source: std::io::Error },
+
+    #[error("{}: {what}", path.display())]
+    Input { path: PathBuf, what: String },
+
+    #[error("model folder `{}`: {what}\n  (run `scripts/setup.sh` to install the default model, or pass --model DIR)", dir.display())]
+    Model { dir: PathBuf, what: String },
+
+    #[error("taxonomy `{}`: {what}", path.display())]
+    Taxonomy { path: PathBuf, what: String },
+
+    #[error("head `{}`: {what}", path.display())]
+    Head { path: PathBuf, what: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("model inference failed: {0}")]
+    Inference(String),
+
+    #[error("{0}")]
+    Tokenizer(String),
+
+    /// Several problems found together (configuration is checked as a whole).
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<Error>),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Read { path: path.to_path_buf(), source }
+    }
+
+    pub fn write(path: &Path, source: std::io::Error) -> Self {
+        Error::Write { path: path.to_path_buf(), source }
+    }
+
+    /// One error, or all of them together.
+    pub fn many(mut errors: Vec<Error>) -> Self {
+        if errors.len() == 1 {
+            errors.pop().expect("one error")
+        } else {
+            Error::Many(errors)
+        }
+    }
+
+    /// The exit code this error ends the process with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit::NO_INPUT,
+            Error::Read { .. } | Error::Input { .. } => exit::DATA,
+            Error::Write { .. } => exit::IO,
+            Error::Model { .. } => exit::CONFIG,
+            Error::Taxonomy { .. } | Error::Head { .. } | Error::Usage(_) => exit::USAGE,
+            Error::Inference(_) | Error::Tokenizer(_) => exit::SOFTWARE,
+            // The model missing trumps the rest: the fix is the set-up command.
+            Error::Many(all) => all
+                .iter()
+                .map(Error::exit_code)
+                .find(|&c| c == exit::CONFIG)
+                .unwrap_or_else(|| all[0].exit_code()),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! parlscan: label parliamentary speeches for surveillance and encryption topics and stance.
+//!
+//! The modules follow a speech through the pipeline: `corpus` (read) → `segment` (clean, split)
+//! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
+//! (write); `pipeline` wires them. `cli`, `config`, `taxonomy` and `error` hold what surrounds
+//! them. The binary in `main.rs` only parses arguments and maps errors to exit codes.
+
+pub mod aggregate;
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod corpus;
+pub mod encoder;
+pub mod error;
+pub mod fingerprint;
+pub mod output;
+pub mod pipeline;
+pub mod score;
+pub mod segment;
+pub mod taxonomy;
+pub mod tokenize;
