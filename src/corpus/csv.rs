@@ -38,6 +38,23 @@ fn open_reader(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
     Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
 }
 
+/// The one place CSV readers are built. Records end at `\n` only, so the csv crate's line numbers
+/// are right for CRLF files too (it otherwise counts a CRLF's `\n` with the next record); the `\r`
+/// this leaves on a record's last field is dropped by [`record_fields`].
+fn reader_for(path: &Path, input: Box<dyn Read + Send>) -> ::csv::Reader<Box<dyn Read + Send>> {
+    ::csv::ReaderBuilder::new()
+        .delimiter(delimiter_for(path))
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .flexible(true)
+        .from_reader(input)
+}
+
+/// A record's fields, without the `\r` of a CRLF line end.
+fn record_fields(record: &::csv::ByteRecord) -> impl Iterator<Item = &[u8]> {
+    let last = record.len().saturating_sub(1);
+    record.iter().enumerate().map(move |(i, f)| if i == last { f.strip_suffix(b"\r").unwrap_or(f) } else { f })
+}
+
 fn delimiter_for(path: &Path) -> u8 {
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) if ext.eq_ignore_ascii_case("tsv") || ext.eq_ignore_ascii_case("tab") => b'\t',
@@ -53,12 +70,9 @@ impl Corpus {
         let mut inputs = Vec::new();
         let mut sources = Vec::new();
         for path in paths {
-            let mut reader = ::csv::ReaderBuilder::new()
-                .delimiter(delimiter_for(path))
-                .flexible(true)
-                .from_reader(open_reader(path)?);
+            let mut reader = reader_for(path, open_reader(path)?);
             let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
-            let names: Vec<String> = header.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+            let names: Vec<String> = record_fields(&header).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
             let text_at = names.iter().position(|n| *n == cols.text).ok_or_else(|| Error::Input {
                 path: path.clone(),
                 what: format!(
@@ -93,13 +107,16 @@ impl Corpus {
                 self.current += 1;
                 continue;
             }
+            if self.record.len() == 1 && record_fields(&self.record).all(<[u8]>::is_empty) {
+                continue; // a blank line
+            }
             self.rows_read += 1;
             let line = self.record.position().map_or(0, |p| p.line());
             let mut fields = vec![String::new(); self.columns.len()];
-            for (i, value) in self.record.iter().enumerate().take(input.n_fields) {
+            for (i, value) in record_fields(&self.record).enumerate().take(input.n_fields) {
                 fields[input.to_corpus[i]] = String::from_utf8_lossy(value).into_owned();
             }
-            let id = match input.id_at.and_then(|i| self.record.get(i)) {
+            let id = match input.id_at.and_then(|i| record_fields(&self.record).nth(i)) {
                 Some(raw) => String::from_utf8_lossy(raw).into_owned(),
                 None => self.rows_read.to_string(),
             };
@@ -110,7 +127,7 @@ impl Corpus {
                     input.n_fields
                 )))
             } else {
-                match std::str::from_utf8(&self.record[input.text_at]) {
+                match std::str::from_utf8(record_fields(&self.record).nth(input.text_at).unwrap_or_default()) {
                     Ok(t) => Ok(t.to_string()),
                     Err(_) => Err(RowProblem::InvalidUtf8),
                 }
@@ -129,10 +146,7 @@ pub fn count_rows(paths: &[PathBuf]) -> Option<u64> {
         if path.as_os_str() == "-" {
             return None;
         }
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter_for(path))
-            .flexible(true)
-            .from_reader(open_reader(path).ok()?);
+        let mut reader = reader_for(path, open_reader(path).ok()?);
         let mut record = ::csv::ByteRecord::new();
         while reader.read_byte_record(&mut record).ok()? {
             total += 1;

@@ -1,0 +1,7 @@
+//! Integration tests: the real `parlscan` binary on real files, with the real model.
+//!
+//! Tests that need the model fail (never skip) when it is missing: run `scripts/setup.sh`.
+
+mod classify;
+mod model;
+mod util;
