@@ -40,6 +40,44 @@ pub enum Command {
         "stance_mixed, stance_neutral, evidence, n_words, n_chunks, status.\n\n",
         exit_codes!()))]
     Classify(ClassifyArgs),
+
+    /// Compare predicted labels with gold labels, joined on id: precision, recall and F1 per topic,
+    /// on-topic detection, stance accuracy, macro-F1 and confusion, calibration of on_topic.
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  parlscan classify gold.csv -o pred.csv && parlscan evaluate --gold gold.csv --pred pred.csv --report report.json\n\n",
+        "Gold needs `topics` (;-joined) and `stance` columns; predictions are classify's output (its label\n",
+        "columns win over passthrough columns of the same name).\n\n",
+        exit_codes!()))]
+    Evaluate(EvaluateArgs),
+
+    /// Learn heads (on-topic, one per topic, stance) from labelled speeches on top of the encoder;
+    /// choose settings and per-topic thresholds by cross-validation; write a head file.
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  parlscan fit --train ../shared/data/dev.csv --train our-labels.csv -o models/heads/team.json\n",
+        "  parlscan classify speeches.csv --head models/heads/team.json -o labelled.csv\n\n",
+        exit_codes!()))]
+    Fit(FitArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvaluateArgs {
+    /// CSV with the careful human labels: `id`, `topics`, `stance`. Example: `--gold ../shared/data/dev.csv`
+    #[arg(long, value_name = "GOLD")]
+    pub gold: PathBuf,
+
+    /// `parlscan classify` output for the same speeches. Example: `--pred out.csv`
+    #[arg(long, value_name = "PRED")]
+    pub pred: PathBuf,
+
+    /// Also write the figures as JSON here. Example: `--report report.json`
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// The id column joining the two files. Example: `--id-col speech_id`
+    #[arg(long, default_value = "id", value_name = "NAME")]
+    pub id_col: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -86,6 +124,62 @@ pub struct ClassifyArgs {
     /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// A head fitted by `parlscan fit`. Default: models/heads/default.json when it matches the model
+    /// and taxonomy in use. Example: `--head models/heads/my-team.json`
+    #[arg(long, value_name = "FILE", conflicts_with = "no_head")]
+    pub head: Option<PathBuf>,
+
+    /// Score with the taxonomy's label prototypes alone, without a fitted head.
+    #[arg(long)]
+    pub no_head: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    /// Labelled speeches: CSV with `text`, `topics` (;-joined taxonomy topics) and `stance`.
+    /// Example: `--train ../shared/data/dev.csv`
+    #[arg(long, required = true, value_name = "CSV")]
+    pub train: Vec<PathBuf>,
+
+    /// Labelled examples used only for training, never scored in cross-validation (for example
+    /// synthetic statements); same columns as --train. Example: `--examples data/train_examples.csv`
+    #[arg(long, value_name = "CSV")]
+    pub examples: Vec<PathBuf>,
+
+    /// Where to write the head (JSON). Example: `-o models/heads/my-team.json`
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Model folder. Default: models/all-MiniLM-L6-v2.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+
+    /// Label definitions (its examples are prototypes, and optional training rows).
+    /// Default: data/taxonomy.toml.
+    #[arg(long, value_name = "FILE")]
+    pub taxonomy: Option<PathBuf>,
+
+    /// The column holding the speech text.
+    #[arg(long, default_value = "text", value_name = "NAME")]
+    pub text_col: String,
+
+    /// The column that tells debates apart, so one debate's speeches share a fold.
+    #[arg(long, default_value = "source", value_name = "NAME")]
+    pub group_col: String,
+
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub folds: usize,
+
+    /// Whether the extra training rows (the taxonomy's example statements and --examples files)
+    /// join the training rows: `yes`, `no`, or `auto` (cross-validation decides).
+    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = ["auto", "yes", "no"])]
+    pub taxonomy_examples: String,
+
+    /// Threads; 0 means one per core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
 }
 
 #[cfg(test)]
@@ -105,17 +199,54 @@ mod tests {
             "--model", "m", "--taxonomy", "t.toml", "--threads", "1", "--batch-tokens", "1024", "--quiet",
         ])
         .unwrap();
-        let Command::Classify(a) = cli.command;
+        let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!(a.inputs, [PathBuf::from("a.csv"), PathBuf::from("-")]);
         assert_eq!(a.output, Some(PathBuf::from("out.csv")));
         assert_eq!((a.text_col.as_str(), a.id_col.as_str()), ("body", "sid"));
         assert_eq!((a.model, a.taxonomy), (Some("m".into()), Some("t.toml".into())));
         assert_eq!((a.threads, a.batch_tokens, a.quiet), (1, 1024, true));
+        let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--head", "h.json"]).unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert_eq!((a.head, a.no_head), (Some("h.json".into()), false));
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--no-head"]).unwrap().command else {
+            panic!("classify")
+        };
+        assert!(a.no_head);
+        assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--no-head", "--head", "h"]).is_err());
+    }
+
+    #[test]
+    fn every_evaluate_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "parlscan", "evaluate", "--gold", "g.csv", "--pred", "p.csv", "--report", "r.json", "--id-col", "sid",
+        ])
+        .unwrap();
+        let Command::Evaluate(a) = cli.command else { panic!("evaluate") };
+        assert_eq!((a.gold, a.pred, a.report), ("g.csv".into(), "p.csv".into(), Some("r.json".into())));
+        assert_eq!(a.id_col, "sid");
+        assert!(Cli::try_parse_from(["parlscan", "evaluate", "--gold", "g.csv"]).is_err(), "--pred is required");
+    }
+
+    #[test]
+    fn every_fit_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "parlscan", "fit", "--train", "a.csv", "--train", "b.csv", "--examples", "x.csv", "-o", "h.json", "--model", "m", "--taxonomy", "t",
+            "--text-col", "body", "--group-col", "debate", "--folds", "3", "--taxonomy-examples", "no", "--threads", "1",
+        ])
+        .unwrap();
+        let Command::Fit(a) = cli.command else { panic!("fit") };
+        assert_eq!(a.train, [PathBuf::from("a.csv"), PathBuf::from("b.csv")]);
+        assert_eq!(a.examples, [PathBuf::from("x.csv")]);
+        assert_eq!((a.output, a.model, a.taxonomy), ("h.json".into(), Some("m".into()), Some("t".into())));
+        assert_eq!((a.text_col.as_str(), a.group_col.as_str(), a.folds, a.taxonomy_examples.as_str(), a.threads), ("body", "debate", 3, "no", 1));
+        assert!(Cli::try_parse_from(["parlscan", "fit", "--train", "a.csv", "-o", "h", "--taxonomy-examples", "maybe"]).is_err());
     }
 
     #[test]
     fn defaults() {
-        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "x.csv"]).unwrap().command;
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "x.csv"]).unwrap().command else {
+            panic!("classify")
+        };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, 8192));
         assert!(a.output.is_none() && !a.quiet);
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");

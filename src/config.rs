@@ -28,6 +28,18 @@ pub struct RunConfig {
     pub threads: usize,
     pub batch_tokens: usize,
     pub quiet: bool,
+    pub head: HeadChoice,
+}
+
+/// Which scorer `classify` uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeadChoice {
+    /// The label prototypes alone (`--no-head`).
+    None,
+    /// The default head, if it matches the model and taxonomy in use (else prototypes, with a note).
+    Default(PathBuf),
+    /// A head the user named: a mismatch is an error.
+    Named(PathBuf),
 }
 
 /// Resolves a project-relative default: the working folder first, then the project the binary was
@@ -86,6 +98,16 @@ impl RunConfig {
         }
         let taxonomy_path = args.taxonomy.clone().unwrap_or_else(|| project_path(DEFAULT_TAXONOMY));
         let taxonomy = Taxonomy::load(&taxonomy_path).map_err(|e| problems.push(e)).ok();
+        let head = match (&args.head, args.no_head) {
+            (_, true) => HeadChoice::None,
+            (Some(p), _) => {
+                if !p.is_file() {
+                    problems.push(Error::Usage(format!("the head `{}` does not exist", p.display())));
+                }
+                HeadChoice::Named(p.clone())
+            }
+            (None, false) => HeadChoice::Default(crate::score::head::default_path()),
+        };
         if !problems.is_empty() {
             return Err(Error::many(problems));
         }
@@ -103,6 +125,7 @@ impl RunConfig {
             threads,
             batch_tokens: args.batch_tokens,
             quiet: args.quiet,
+            head,
         })
     }
 }
@@ -117,6 +140,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Gives libtorch and rayon `threads` threads each; they take turns (tokenize, then encode), so
 /// together they never ask for more than the cores. libtorch's inter-op pool is kept at one.
 pub fn set_threads(threads: usize) {
+    let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
     tch::set_num_threads(threads as i32);
     tch::set_num_interop_threads(1);
     // Fails only if the global pool was already built (e.g. twice in one test process): harmless.

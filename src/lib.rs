@@ -2,7 +2,8 @@
 //!
 //! The modules follow a speech through the pipeline: `corpus` (read) → `segment` (clean, split)
 //! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
-//! (write); `pipeline` wires them. `cli`, `config`, `taxonomy` and `error` hold what surrounds
+//! (write); `pipeline` wires them. `evaluate` compares labels with gold ones; `fit`
+//! learns heads from labelled speeches. `cli`, `config`, `taxonomy` and `error` hold what surrounds
 //! them. The binary in `main.rs` only parses arguments and maps errors to exit codes.
 
 pub mod aggregate;
@@ -12,7 +13,9 @@ pub mod config;
 pub mod corpus;
 pub mod encoder;
 pub mod error;
+pub mod evaluate;
 pub mod fingerprint;
+pub mod fit;
 pub mod output;
 pub mod pipeline;
 pub mod score;

@@ -6,6 +6,7 @@ use clap::Parser;
 use parlscan::cli::{Cli, Command};
 use parlscan::config::RunConfig;
 use parlscan::error::{exit, Error};
+use parlscan::evaluate;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,9 +28,25 @@ fn run(cli: Cli) -> Result<i32, Error> {
             let summary = parlscan::pipeline::classify(&config)?;
             if !config.quiet {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
-                eprintln!("parlscan: {summary}\nparlscan: wrote {target}");
+                eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}", summary.scorer);
             }
             Ok(if summary.not_scored.is_empty() { exit::OK } else { exit::PARTIAL })
+        }
+        Command::Evaluate(args) => {
+            let gold = evaluate::read_labels(&args.gold, &args.id_col, false)?;
+            let pred = evaluate::read_labels(&args.pred, &args.id_col, true)?;
+            let (gold, pred) = evaluate::join(gold, pred, &args.gold, &args.pred)?;
+            let report = evaluate::compare(&gold, &pred);
+            print!("{report}");
+            if let Some(path) = &args.report {
+                let json = serde_json::to_string_pretty(&report).expect("a report serialises");
+                std::fs::write(path, json + "\n").map_err(|e| Error::write(path, e))?;
+            }
+            Ok(exit::OK)
+        }
+        Command::Fit(args) => {
+            parlscan::fit::run(&args)?;
+            Ok(exit::OK)
         }
     }
 }

@@ -65,17 +65,7 @@ impl Sink {
             None => (Box::new(io::stdout().lock()), None),
             Some(p) if p.as_os_str() == "-" => (Box::new(io::stdout().lock()), None),
             Some(path) => {
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let file = tempfile::Builder::new()
-                    .prefix(&format!(".{name}."))
-                    .suffix(".partial")
-                    .tempfile_in(dir)
-                    .map_err(|e| Error::write(path, e))?;
-                let (file, temp_path) = file.into_parts();
+                let (file, temp_path) = temp_beside(path)?.into_parts();
                 (Box::new(BufWriter::with_capacity(1 << 16, file)), Some((temp_path, path.to_path_buf())))
             }
         };
@@ -104,15 +94,45 @@ impl Sink {
         self.writer.flush().map_err(|e| Error::write(&self.target(), e))?;
         if let Some((temp, dest)) = self.temp.take() {
             drop(self.writer);
-            File::open(&temp).and_then(|f| f.sync_all()).map_err(|e| Error::write(&dest, e))?;
-            temp.persist(&dest).map_err(|e| Error::write(&dest, e.error))?;
-            if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // Makes the rename durable; some filesystems refuse to fsync a folder, which is fine.
-                let _ = File::open(dir).and_then(|d| d.sync_all());
-            }
+            persist(temp, &dest)?;
         }
         Ok(())
     }
+}
+
+/// A temporary file beside `dest` (same folder, so the rename is atomic), hidden by a leading dot.
+fn temp_beside(dest: &Path) -> Result<tempfile::NamedTempFile, Error> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // tempfile makes 0600 files; outputs are ordinary files other tools and people read.
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial")
+        .permissions(mode)
+        .tempfile_in(dir)
+        .map_err(|e| Error::write(dest, e))
+}
+
+/// Fsyncs a finished temporary file, renames it to `dest` and fsyncs the folder.
+fn persist(temp: tempfile::TempPath, dest: &Path) -> Result<(), Error> {
+    File::open(&temp).and_then(|f| f.sync_all()).map_err(|e| Error::write(dest, e))?;
+    temp.persist(dest).map_err(|e| Error::write(dest, e.error))?;
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Makes the rename durable; some filesystems refuse to fsync a folder, which is fine.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Writes a small file so that `dest` only ever shows the complete content.
+pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut file = temp_beside(dest)?;
+    file.write_all(bytes).map_err(|e| Error::write(dest, e))?;
+    persist(file.into_temp_path(), dest)
 }
 
 #[cfg(test)]
@@ -137,6 +157,8 @@ mod tests {
         sink.finish().unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "a,b\n1,\"x,y\"\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&dest).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o644, "readable by others, like any file a tool writes");
     }
 
     #[test]

@@ -13,9 +13,11 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aggregate::{self, SpeechScores};
-use crate::config::{self, RunConfig};
+use crate::config::{self, HeadChoice, RunConfig};
 use crate::encoder::bert::BertEncoder;
-use crate::score::Prototypes;
+use crate::fingerprint;
+use crate::score::head::{Head, HeadFile};
+use crate::score::prototypes::Prototypes;
 use crate::batch;
 use crate::corpus::{Corpus, Speech};
 use crate::encoder::Encoder;
@@ -36,6 +38,11 @@ pub struct Labeller {
     pub scorer: Box<dyn Scorer>,
     pub taxonomy: Taxonomy,
     pub batch_tokens: usize,
+    /// Per-topic thresholds and the on-topic threshold (the head's, or the taxonomy's).
+    pub thresholds: Vec<f64>,
+    pub on_topic_threshold: f64,
+    /// What scores: "prototypes" or the head file's path.
+    pub scorer_name: String,
 }
 
 /// What a run did, for the summary on stderr and the exit code.
@@ -48,6 +55,8 @@ pub struct Summary {
     pub chunks: usize,
     pub tokens: usize,
     pub wall: Duration,
+    /// What scored: "prototypes" or a head file.
+    pub scorer: String,
 }
 
 impl Summary {
@@ -105,14 +114,13 @@ impl Labeller {
         let embeddings = batch::embed_all(&*self.encoder, &sequences, self.words.max_len(), self.batch_tokens)?;
         let chunk_scores = self.scorer.score(embeddings.view());
 
-        let thresholds: Vec<f64> = self.taxonomy.topics.iter().map(|t| t.threshold()).collect();
-        let on_threshold = self.taxonomy.scoring.on_topic_threshold;
+        let (thresholds, on_threshold) = (&self.thresholds, self.on_topic_threshold);
         let mut per_speech: Vec<Option<SpeechScores>> = vec![None; speeches.len()];
         let mut start = 0;
         while start < owners.len() {
             let owner = owners[start];
             let end = start + owners[start..].iter().take_while(|&&o| o == owner).count();
-            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], &thresholds, on_threshold));
+            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold));
             start = end;
         }
         let evidence = self.evidence(&prepared, &per_speech)?;
@@ -168,7 +176,7 @@ impl Labeller {
     /// Labels a whole corpus into a sink, in input order. `progress` is told after each block.
     pub fn run(&self, corpus: &mut Corpus, sink: &mut Sink, mut progress: impl FnMut(&Summary)) -> Result<Summary, Error> {
         let started = Instant::now();
-        let mut summary = Summary::default();
+        let mut summary = Summary { scorer: self.scorer_name.clone(), ..Summary::default() };
         let multi = corpus.sources.len() > 1;
         let mut block = Vec::with_capacity(BLOCK);
         loop {
@@ -228,19 +236,55 @@ pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
 }
 
 impl Labeller {
-    /// Loads the tokenizer, the model and the label prototypes a configuration names.
+    /// Loads the tokenizer, the model, the label prototypes and the head a configuration names.
     pub fn load(config: &RunConfig) -> Result<Self, Error> {
         let words = WordPieces::load(&config.model_dir)?;
         let encoder = BertEncoder::load(&config.model_dir, tch::Device::Cpu)?;
-        let scorer = Prototypes::build(&config.taxonomy, &words, &encoder)?;
+        let prototypes = Prototypes::build(&config.taxonomy, &words, &encoder)?;
+        let head = match &config.head {
+            HeadChoice::None => None,
+            HeadChoice::Named(path) => Some((path.clone(), load_head(path, config)?)),
+            HeadChoice::Default(path) if !path.is_file() => None,
+            HeadChoice::Default(path) => match load_head(path, config) {
+                Ok(file) => Some((path.clone(), file)),
+                Err(e) => {
+                    eprintln!("parlscan: note: not using the default head: {e}");
+                    None
+                }
+            },
+        };
+        let taxonomy = config.taxonomy.clone();
+        let (scorer, thresholds, on_topic_threshold, scorer_name): (Box<dyn Scorer>, _, _, _) = match head {
+            Some((path, file)) => {
+                let thresholds = file.topic_heads.iter().map(|t| t.threshold).collect();
+                let on = file.on_topic_threshold;
+                (Box::new(Head { file, prototypes }), thresholds, on, path.display().to_string())
+            }
+            None => {
+                let thresholds = taxonomy.topics.iter().map(|t| t.threshold()).collect();
+                let on = taxonomy.scoring.on_topic_threshold;
+                (Box::new(prototypes), thresholds, on, "prototypes".to_string())
+            }
+        };
         Ok(Labeller {
             words,
             encoder: Box::new(encoder),
-            scorer: Box::new(scorer),
-            taxonomy: config.taxonomy.clone(),
+            scorer,
+            taxonomy,
             batch_tokens: config.batch_tokens,
+            thresholds,
+            on_topic_threshold,
+            scorer_name,
         })
     }
+}
+
+/// Loads a head file and checks it against the model weights and taxonomy in use.
+fn load_head(path: &std::path::Path, config: &RunConfig) -> Result<HeadFile, Error> {
+    let file = HeadFile::load(path)?;
+    let encoder_sha256 = fingerprint::sha256_file(&config.model_dir.join("model.safetensors"))?;
+    file.check(path, &encoder_sha256, &config.taxonomy)?;
+    Ok(file)
 }
 
 /// The `classify` command: label every input into the output, with a progress bar on stderr when

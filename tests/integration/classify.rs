@@ -189,3 +189,32 @@ fn help_explains_every_flag_and_the_exit_codes() {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn evaluate_reports_figures_for_classify_output_against_dev_gold() {
+    let w = Workdir::new();
+    let dev = dev_csv();
+    let out = w.run(&["classify", dev.to_str().unwrap(), "-o", "pred.csv", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = w.run(&["evaluate", "--gold", dev.to_str().unwrap(), "--pred", "pred.csv", "--report", "r.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["75 speeches", "micro F1", "on topic: precision", "Brier", "stance: accuracy", "gold \\ pred"] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("r.json")).unwrap()).unwrap();
+    assert_eq!(report["speeches"], 75);
+    let f1 = report["on_topic"]["f1"].as_f64().unwrap();
+    assert!(f1 > 0.5, "on-topic F1 {f1}: the prototypes do find surveillance speeches");
+    // A prediction file that lacks some gold ids is refused, naming them.
+    let (h, rows) = read_csv(&w.path("pred.csv"));
+    let mut wtr = csv::Writer::from_path(w.path("short.csv")).unwrap();
+    wtr.write_record(&h).unwrap();
+    for r in &rows[1..] {
+        wtr.write_record(r).unwrap();
+    }
+    wtr.flush().unwrap();
+    let out = w.run(&["evaluate", "--gold", dev.to_str().unwrap(), "--pred", "short.csv"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("1 ids are missing from short.csv: DEV-001"), "{}", stderr(&out));
+}

@@ -3,5 +3,6 @@
 //! Tests that need the model fail (never skip) when it is missing: run `scripts/setup.sh`.
 
 mod classify;
+mod fit;
 mod model;
 mod util;

@@ -1,15 +1,19 @@
 //! Scoring: turns chunk embeddings into per-chunk topic, on-topic and stance scores.
 //!
-//! The scorer sits behind the [`Scorer`] trait. [`Prototypes`] compares a chunk with each label's
-//! example statements from the taxonomy (no training). Combining chunks into one row per speech
-//! is `aggregate.rs`'s job.
+//! The scorer sits behind the [`Scorer`] trait, one file per implementation:
+//! [`prototypes::Prototypes`] compares a chunk with each label's example statements from the
+//! taxonomy (no training); [`head::Head`] applies logistic heads fitted by `parlscan fit` to the
+//! chunk embedding and the prototype similarities. Combining chunks into one row per speech is
+//! `aggregate.rs`'s job.
+
+pub mod head;
+pub mod prototypes;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::batch;
 use crate::encoder::Encoder;
 use crate::error::Error;
-use crate::taxonomy::{Scoring, Taxonomy};
 use crate::tokenize::WordPieces;
 
 /// Scores of one chunk (or sentence), all in [0, 1].
@@ -27,33 +31,6 @@ pub trait Scorer: Send + Sync {
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores>;
 }
 
-/// Label prototypes: the embeddings of each label's description and examples.
-pub struct Prototypes {
-    on: Array2<f32>,
-    off: Array2<f32>,
-    topics: Vec<Array2<f32>>,
-    stances: Vec<Array2<f32>>,
-    scoring: Scoring,
-}
-
-impl Prototypes {
-    /// Embeds every label text of the taxonomy with the run's tokenizer and encoder.
-    pub fn build(taxonomy: &Taxonomy, words: &WordPieces, encoder: &dyn Encoder) -> Result<Self, Error> {
-        let embed = |texts: Vec<&str>| embed_texts(&texts, words, encoder);
-        let mut on_texts: Vec<&str> = taxonomy.on_topic.texts().collect();
-        for topic in &taxonomy.topics {
-            on_texts.extend(topic.examples.iter().map(String::as_str));
-        }
-        Ok(Prototypes {
-            on: embed(on_texts)?,
-            off: embed(taxonomy.off_topic.texts().collect())?,
-            topics: taxonomy.topics.iter().map(|l| embed(l.texts().collect())).collect::<Result<_, _>>()?,
-            stances: taxonomy.stances.iter().map(|l| embed(l.texts().collect())).collect::<Result<_, _>>()?,
-            scoring: taxonomy.scoring.clone(),
-        })
-    }
-}
-
 /// Embeds short texts (each cut to one window), batched the same way as speeches.
 pub fn embed_texts(texts: &[&str], words: &WordPieces, encoder: &dyn Encoder) -> Result<Array2<f32>, Error> {
     let ids: Vec<Vec<u32>> = texts.iter().map(|t| words.encode_one(t)).collect::<Result<_, _>>()?;
@@ -62,7 +39,7 @@ pub fn embed_texts(texts: &[&str], words: &WordPieces, encoder: &dyn Encoder) ->
 }
 
 /// Mean of the `k` largest values of each row.
-fn top_k_mean(sims: &Array2<f32>, k: usize) -> Vec<f64> {
+pub fn top_k_mean(sims: &Array2<f32>, k: usize) -> Vec<f64> {
     sims.axis_iter(Axis(0))
         .map(|row| {
             let mut v: Vec<f32> = row.to_vec();
@@ -82,24 +59,6 @@ pub fn softmax(xs: &[f64]) -> Vec<f64> {
     let exps: Vec<f64> = xs.iter().map(|x| (x - max).exp()).collect();
     let sum: f64 = exps.iter().sum();
     exps.into_iter().map(|e| e / sum).collect()
-}
-
-impl Scorer for Prototypes {
-    fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores> {
-        let s = &self.scoring;
-        let sim = |pool: &Array2<f32>| top_k_mean(&embeddings.dot(&pool.t()), s.top_k);
-        let on = sim(&self.on);
-        let off = sim(&self.off);
-        let topics: Vec<Vec<f64>> = self.topics.iter().map(sim).collect();
-        let stances: Vec<Vec<f64>> = self.stances.iter().map(sim).collect();
-        (0..embeddings.nrows())
-            .map(|i| ChunkScores {
-                on_topic: sigmoid(s.slope * (on[i] - off[i]) + s.on_topic_offset),
-                topics: topics.iter().map(|t| sigmoid(s.slope * (t[i] - off[i]) + s.topic_offset)).collect(),
-                stance: softmax(&stances.iter().map(|t| s.stance_sharpness * t[i]).collect::<Vec<_>>()),
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,731 @@
+//! `parlscan fit`: learns heads on top of the frozen encoder from labelled speeches (and, unless
+//! told otherwise, the taxonomy's example statements), chooses regularisation, features and
+//! per-topic thresholds by grouped cross-validation, and writes a head file.
+//!
+//! Owns the logistic solvers (class-weighted, L2, Nesterov-accelerated gradient descent with
+//! ndarray) and the cross-validation. Applying a head is `score/head.rs`'s job.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+
+use crate::aggregate;
+use crate::batch;
+use crate::error::Error;
+use crate::evaluate::{self, Labels, Report};
+use crate::fingerprint;
+use crate::score::head::{standardise, Head, HeadFile, Logistic, Multinomial, Provenance, TopicHead, TrainingFile};
+use crate::score::prototypes::Prototypes;
+use crate::score::{ChunkScores, Scorer};
+use crate::taxonomy::{Taxonomy, STANCE_CLASSES};
+use crate::tokenize::WordPieces;
+use crate::encoder::Encoder;
+
+/// One training row. `None` means "not labelled for this head" (a taxonomy topic example says
+/// nothing about stance, a stance example nothing about topics).
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub on_topic: Option<bool>,
+    pub topics: Option<Vec<bool>>,
+    /// Index into `STANCE_CLASSES`, for on-topic rows.
+    pub stance: Option<usize>,
+    /// Cross-validation group (the debate) for rows from training files; `None` for taxonomy rows,
+    /// which are always trained on and never scored.
+    pub group: Option<String>,
+}
+
+/// Reads labelled speeches: `text`, `topics` (`;`-joined), `stance`, and a group column.
+pub fn read_training(path: &Path, text_col: &str, group_col: &str, taxonomy: &Taxonomy) -> Result<Vec<Example>, Error> {
+    let bad = |what: String| Error::Input { path: path.to_path_buf(), what };
+    let mut reader = ::csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => Error::io(path, io),
+        other => bad(format!("{other:?}")),
+    })?;
+    let header: Vec<String> = reader.headers().map_err(|e| bad(e.to_string()))?.iter().map(String::from).collect();
+    let need = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| bad(format!("no `{name}` column; the columns are: {}", header.join(", "))))
+    };
+    let (text_at, topics_at, stance_at) = (need(text_col)?, need("topics")?, need("stance")?);
+    let group_at = header.iter().position(|h| h == group_col);
+    let names = taxonomy.topic_names();
+    let mut out = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let stance = record.get(stance_at).unwrap_or("").trim();
+        let stance_ix = match stance {
+            "none" => None,
+            s => Some(STANCE_CLASSES.iter().position(|&c| c == s).ok_or_else(|| {
+                bad(format!("line {line}: stance `{s}` is not one of {}, none", STANCE_CLASSES.join(", ")))
+            })?),
+        };
+        let mut topics = vec![false; names.len()];
+        for t in record.get(topics_at).unwrap_or("").split(';').map(str::trim).filter(|t| !t.is_empty()) {
+            let i = names.iter().position(|n| *n == t).ok_or_else(|| {
+                bad(format!("line {line}: topic `{t}` is not in the taxonomy ({})", names.join(", ")))
+            })?;
+            topics[i] = true;
+        }
+        let group = group_at.map_or_else(|| format!("row {row}"), |i| debate_key(record.get(i).unwrap_or("")));
+        out.push(Example {
+            text: record.get(text_at).unwrap_or("").to_string(),
+            on_topic: Some(stance_ix.is_some()),
+            topics: Some(topics),
+            stance: stance_ix,
+            group: Some(group),
+        });
+    }
+    Ok(out)
+}
+
+/// The debate a source points at, so speeches of one debate land in one fold: HanDeSeT's
+/// "debate id N", a Hansard `/debates/<ID>/` path, else the source without its `#fragment`.
+pub fn debate_key(source: &str) -> String {
+    if let Some(at) = source.find("debate id ") {
+        let digits: String = source[at + 10..].chars().take_while(char::is_ascii_digit).collect();
+        return format!("debate id {digits}");
+    }
+    if let Some(at) = source.find("/debates/") {
+        let rest = &source[at + 9..];
+        return rest.split(['/', '?', '#']).next().unwrap_or(rest).to_string();
+    }
+    source.split('#').next().unwrap_or(source).to_string()
+}
+
+/// The taxonomy's example statements as training rows.
+pub fn taxonomy_examples(taxonomy: &Taxonomy) -> Vec<Example> {
+    let n = taxonomy.topics.len();
+    let row = |text: &str, on, topics, stance| Example { text: text.to_string(), on_topic: Some(on), topics, stance, group: None };
+    let mut out = Vec::new();
+    for (t, topic) in taxonomy.topics.iter().enumerate() {
+        let mut one_hot = vec![false; n];
+        one_hot[t] = true;
+        out.extend(topic.examples.iter().map(|e| row(e, true, Some(one_hot.clone()), None)));
+    }
+    for (k, stance) in taxonomy.stances.iter().enumerate() {
+        out.extend(stance.examples.iter().map(|e| row(e, true, None, Some(k))));
+    }
+    out.extend(taxonomy.on_topic.examples.iter().map(|e| row(e, true, None, None)));
+    out.extend(taxonomy.off_topic.examples.iter().map(|e| row(e, false, Some(vec![false; n]), None)));
+    out
+}
+
+/// Per example: raw feature rows of its chunks (embedding, then prototype similarities).
+pub fn chunk_features(
+    examples: &[Example],
+    words: &WordPieces,
+    encoder: &dyn Encoder,
+    prototypes: &Prototypes,
+) -> Result<Vec<Vec<Vec<f64>>>, Error> {
+    let segmented: Vec<_> = examples.iter().map(|e| words.segment(&e.text)).collect::<Result<_, _>>()?;
+    let mut owners = Vec::new();
+    let mut seqs: Vec<&[u32]> = Vec::new();
+    for (i, seg) in segmented.iter().enumerate() {
+        for c in &seg.chunks {
+            owners.push(i);
+            seqs.push(&c.ids);
+        }
+    }
+    let emb = batch::embed_all(encoder, &seqs, words.max_len(), 8192)?;
+    let rows = Head::raw_features(prototypes, emb.view());
+    let mut out = vec![Vec::new(); examples.len()];
+    for (owner, row) in owners.into_iter().zip(rows) {
+        out[owner].push(row);
+    }
+    Ok(out)
+}
+
+/// Which features a head sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Features {
+    /// The chunk embedding alone (what a notebook would do).
+    Embedding,
+    /// The similarities to the label prototypes alone.
+    Prototypes,
+    /// Both.
+    Both,
+}
+
+impl Features {
+    pub fn name(self) -> &'static str {
+        match self {
+            Features::Embedding => "embedding",
+            Features::Prototypes => "prototypes",
+            Features::Both => "embedding+prototypes",
+        }
+    }
+
+    /// Keeps the selected part of a raw row (`dim` = embedding width); zeroes the rest, so every
+    /// head has the same width and applies to raw rows unchanged.
+    fn mask(self, row: &[f64], dim: usize) -> Vec<f64> {
+        row.iter()
+            .enumerate()
+            .map(|(i, &v)| match self {
+                Features::Embedding if i >= dim => 0.0,
+                Features::Prototypes if i < dim => 0.0,
+                _ => v,
+            })
+            .collect()
+    }
+}
+
+/// Regularisation strengths cross-validation chooses from.
+const L2_GRID: [f64; 4] = [1e-3, 1e-2, 1e-1, 1.0];
+
+/// Settings of one candidate head.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub features: Features,
+    pub taxonomy_examples: bool,
+    pub l2: f64,
+}
+
+/// The solver stops when no gradient component is larger than this, or after this many steps.
+const GRADIENT_TOLERANCE: f64 = 1e-6;
+const MAX_ITERATIONS: usize = 5000;
+
+/// Class-weighted, L2-regularised binary logistic regression. Rows are standardised features;
+/// `weights` are per-row sample weights.
+pub fn fit_logistic(x: ArrayView2<'_, f64>, y: &[f64], weights: &[f64], l2: f64) -> Logistic {
+    let yk: Vec<usize> = y.iter().map(|&v| usize::from(v > 0.5)).collect();
+    let m = fit_softmax(x, &yk, 2, weights, l2);
+    // A two-class softmax is a logistic on the difference of the class scores.
+    let w: Vec<f64> = m.weights[1].iter().zip(&m.weights[0]).map(|(a, b)| a - b).collect();
+    Logistic { weights: w, bias: m.bias[1] - m.bias[0] }
+}
+
+/// Class-weighted, L2-regularised multinomial logistic regression (bias not penalised), by
+/// Nesterov-accelerated gradient descent with a step from the data's largest curvature.
+pub fn fit_softmax(x: ArrayView2<'_, f64>, y: &[usize], k: usize, weights: &[f64], l2: f64) -> Multinomial {
+    let (n, d) = x.dim();
+    let w = Array1::from(weights.to_vec());
+    let total = w.sum().max(1e-12);
+    // Largest eigenvalue of Xᵀ diag(w) X / total (with a bias column), by power iteration.
+    let mut v = Array1::from_elem(d + 1, 1.0 / ((d + 1) as f64).sqrt());
+    let mut lambda = 1.0;
+    for _ in 0..50 {
+        let xv = x.dot(&v.slice(ndarray::s![..d])) + v[d];
+        let wxv = &xv * &w;
+        let mut next = Array1::zeros(d + 1);
+        next.slice_mut(ndarray::s![..d]).assign(&x.t().dot(&wxv));
+        next[d] = wxv.sum();
+        next /= total;
+        lambda = next.dot(&next).sqrt().max(1e-12);
+        v = next / lambda;
+    }
+    let step = 1.0 / (0.5 * lambda + l2);
+    let mut theta = Array2::<f64>::zeros((k, d));
+    let mut bias = Array1::<f64>::zeros(k);
+    let (mut prev_t, mut prev_b) = (theta.clone(), bias.clone());
+    let mut onehot = Array2::<f64>::zeros((n, k));
+    for (i, &c) in y.iter().enumerate() {
+        onehot[[i, c]] = 1.0;
+    }
+    // Momentum restarts whenever it points uphill (O'Donoghue and Candès), which keeps the
+    // accelerated method fast on these well-regularised problems.
+    let mut momentum_age = 0usize;
+    for it in 0..MAX_ITERATIONS {
+        let beta = momentum_age as f64 / (momentum_age as f64 + 3.0);
+        momentum_age += 1;
+        let look_t = &theta + &((&theta - &prev_t) * beta);
+        let look_b = &bias + &((&bias - &prev_b) * beta);
+        // Probabilities at the look-ahead point.
+        let mut z = x.dot(&look_t.t()) + &look_b;
+        for mut row in z.axis_iter_mut(Axis(0)) {
+            let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+            row.mapv_inplace(|v| (v - max).exp());
+            let s = row.sum();
+            row /= s;
+        }
+        let mut resid = z - &onehot;
+        for (mut row, &wi) in resid.axis_iter_mut(Axis(0)).zip(w.iter()) {
+            row *= wi / total;
+        }
+        let grad_t = resid.t().dot(&x) + &look_t * l2;
+        let grad_b = resid.sum_axis(Axis(0));
+        let next_t = &look_t - &(&grad_t * step);
+        let next_b = &look_b - &(&grad_b * step);
+        let uphill = (&grad_t * &(&next_t - &theta)).sum() + (&grad_b * &(&next_b - &bias)).sum() > 0.0;
+        if uphill {
+            momentum_age = 0;
+        }
+        prev_t = std::mem::replace(&mut theta, next_t);
+        prev_b = std::mem::replace(&mut bias, next_b);
+        let largest_gradient = grad_t.iter().chain(grad_b.iter()).fold(0.0f64, |a, &b| a.max(b.abs()));
+        if it > 10 && largest_gradient < GRADIENT_TOLERANCE {
+            break;
+        }
+    }
+    Multinomial { weights: theta.outer_iter().map(|r| r.to_vec()).collect(), bias: bias.to_vec() }
+}
+
+/// Sample weights that give each class the same total weight.
+fn balanced(y: &[usize], k: usize) -> Vec<f64> {
+    let mut counts = vec![0usize; k];
+    for &c in y {
+        counts[c] += 1;
+    }
+    let present = counts.iter().filter(|&&c| c > 0).count().max(1);
+    y.iter().map(|&c| y.len() as f64 / (present as f64 * counts[c] as f64)).collect()
+}
+
+/// Heads fitted on some rows (features already masked and standardised).
+struct Fitted {
+    on_topic: Logistic,
+    topics: Vec<Logistic>,
+    stance: Multinomial,
+}
+
+fn fit_heads(x: &Array2<f64>, examples: &[&Example], n_topics: usize, l2: f64) -> Fitted {
+    let select = |rows: &[usize]| x.select(Axis(0), rows);
+    let binary = |rows: Vec<usize>, label: &dyn Fn(usize) -> bool| {
+        let y: Vec<usize> = rows.iter().map(|&i| usize::from(label(i))).collect();
+        let w = balanced(&y, 2);
+        let yf: Vec<f64> = y.iter().map(|&c| c as f64).collect();
+        fit_logistic(select(&rows).view(), &yf, &w, l2)
+    };
+    let on_rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].on_topic.is_some()).collect();
+    let on_topic = binary(on_rows, &|i| examples[i].on_topic == Some(true));
+    let topic_rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].topics.is_some()).collect();
+    let topics = (0..n_topics)
+        .map(|t| binary(topic_rows.clone(), &|i| examples[i].topics.as_ref().is_some_and(|v| v[t])))
+        .collect();
+    let stance_rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].stance.is_some()).collect();
+    let y: Vec<usize> = stance_rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();
+    let stance = fit_softmax(select(&stance_rows).view(), &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2);
+    Fitted { on_topic, topics, stance }
+}
+
+/// Mean and scale of each feature column (scale at least 1e-6).
+fn moments(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
+    let mean = x.mean_axis(Axis(0)).expect("rows");
+    let scale = x.std_axis(Axis(0), 0.0).mapv(|s| s.max(1e-6));
+    (mean.to_vec(), scale.to_vec())
+}
+
+/// Speech scores as labels in `evaluate`'s terms.
+pub fn to_labels(s: &aggregate::SpeechScores, names: &[&str]) -> Labels {
+    Labels {
+        topics: s.listed.iter().map(|&t| names[t].to_string()).collect(),
+        stance: s.stance_class.map_or("none", |k| STANCE_CLASSES[k]).to_string(),
+        on_topic: Some(s.on_topic),
+    }
+}
+
+pub fn gold_labels(e: &Example, names: &[&str]) -> Labels {
+    let topics = e.topics.as_ref().map_or_else(Vec::new, |v| {
+        v.iter().enumerate().filter(|(_, &b)| b).map(|(t, _)| names[t].to_string()).collect()
+    });
+    Labels { topics, stance: e.stance.map_or("none", |k| STANCE_CLASSES[k]).to_string(), on_topic: None }
+}
+
+/// Assigns groups to folds: groups sorted by name, shuffled with a fixed seed, dealt round-robin.
+pub fn folds(groups: &[String], k: usize) -> Vec<usize> {
+    let mut names: Vec<&String> = groups.iter().collect();
+    names.sort();
+    names.dedup();
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in (1..names.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        names.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    let fold_of: BTreeMap<&String, usize> = names.iter().enumerate().map(|(i, g)| (*g, i % k)).collect();
+    groups.iter().map(|g| fold_of[g]).collect()
+}
+
+/// Out-of-fold speech scores of the scored rows (those with a group), for one candidate.
+fn cross_validate(
+    cand: Candidate,
+    examples: &[Example],
+    features: &[Vec<Vec<f64>>],
+    fold_of: &[Option<usize>],
+    k: usize,
+    dim: usize,
+    n_topics: usize,
+) -> Vec<(usize, Vec<ChunkScores>)> {
+    let mut out = Vec::new();
+    for fold in 0..k {
+        let train: Vec<usize> = (0..examples.len())
+            .filter(|&i| match fold_of[i] {
+                Some(f) => f != fold,
+                None => cand.taxonomy_examples,
+            })
+            .collect();
+        let fitted = fit_on(cand, &train, examples, features, dim, n_topics);
+        for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
+            let scores = features[i]
+                .iter()
+                .map(|row| {
+                    let mut x = cand.features.mask(row, dim);
+                    standardise(&mut x, &fitted.1, &fitted.2);
+                    ChunkScores {
+                        on_topic: fitted.0.on_topic.prob(&x),
+                        topics: fitted.0.topics.iter().map(|m| m.prob(&x)).collect(),
+                        stance: fitted.0.stance.probs(&x),
+                    }
+                })
+                .collect();
+            out.push((i, scores));
+        }
+    }
+    out
+}
+
+/// Fits heads on the given rows; returns them with the standardisation used.
+fn fit_on(
+    cand: Candidate,
+    rows: &[usize],
+    examples: &[Example],
+    features: &[Vec<Vec<f64>>],
+    dim: usize,
+    n_topics: usize,
+) -> (Fitted, Vec<f64>, Vec<f64>) {
+    let width = features[rows[0]][0].len();
+    let mut x = Array2::<f64>::zeros((rows.len(), width));
+    for (r, &i) in rows.iter().enumerate() {
+        let chunks = &features[i];
+        for row in chunks {
+            let masked = cand.features.mask(row, dim);
+            for (c, v) in masked.iter().enumerate() {
+                x[[r, c]] += v / chunks.len() as f64;
+            }
+        }
+    }
+    let (mean, scale) = moments(&x);
+    for mut row in x.axis_iter_mut(Axis(0)) {
+        standardise(row.as_slice_mut().expect("contiguous"), &mean, &scale);
+    }
+    let picked: Vec<&Example> = rows.iter().map(|&i| &examples[i]).collect();
+    (fit_heads(&x, &picked, n_topics, cand.l2), mean, scale)
+}
+
+/// Evaluates out-of-fold chunk scores at the given thresholds.
+fn report(oof: &[(usize, Vec<ChunkScores>)], examples: &[Example], names: &[&str], thresholds: &[f64]) -> Report {
+    let (gold, pred): (Vec<Labels>, Vec<Labels>) = oof
+        .iter()
+        .map(|(i, chunks)| (gold_labels(&examples[*i], names), to_labels(&aggregate::speech(chunks, thresholds, 0.5), names)))
+        .unzip();
+    evaluate::compare(&gold, &pred)
+}
+
+/// The three headline figures: on-topic F1, topic micro-F1, stance macro-F1.
+pub fn headline(r: &Report) -> [f64; 3] {
+    [r.on_topic.f1, r.topic_micro_f1, r.stance_macro_f1]
+}
+
+/// Per-topic thresholds that maximise out-of-fold F1 (0.5 where a topic has fewer than 3 positives).
+fn tune_thresholds(oof: &[(usize, Vec<ChunkScores>)], examples: &[Example], n_topics: usize) -> Vec<f64> {
+    (0..n_topics)
+        .map(|t| {
+            let pairs: Vec<(f64, bool, bool)> = oof
+                .iter()
+                .map(|(i, chunks)| {
+                    let e = &examples[*i];
+                    let score = chunks.iter().map(|c| c.topics[t]).fold(0.0, f64::max);
+                    let on = chunks.iter().map(|c| c.on_topic).fold(0.0, f64::max) >= 0.5;
+                    (score, on, e.topics.as_ref().is_some_and(|v| v[t]))
+                })
+                .collect();
+            if pairs.iter().filter(|p| p.2).count() < 3 {
+                return 0.5;
+            }
+            let mut best = (f64::NEG_INFINITY, 0.5);
+            for step in 4..=16 {
+                let th = step as f64 * 0.05;
+                let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+                for &(s, on, y) in &pairs {
+                    let p = on && s >= th;
+                    tp += usize::from(p && y);
+                    fp += usize::from(p && !y);
+                    fn_ += usize::from(!p && y);
+                }
+                let f1 = 2.0 * tp as f64 / (2 * tp + fp + fn_).max(1) as f64;
+                // Prefer the threshold nearest 0.5 among equals.
+                if f1 > best.0 + 1e-12 || ((f1 - best.0).abs() <= 1e-12 && (th - 0.5).abs() < (best.1 - 0.5f64).abs()) {
+                    best = (f1, th);
+                }
+            }
+            best.1
+        })
+        .collect()
+}
+
+/// Everything `fit` needs, loaded.
+pub struct FitInputs<'a> {
+    pub taxonomy: &'a Taxonomy,
+    pub words: &'a WordPieces,
+    pub encoder: &'a dyn Encoder,
+    pub prototypes: Prototypes,
+    pub encoder_sha256: String,
+    pub train: Vec<(PathBuf, Vec<Example>)>,
+    /// Files of training-only rows (their `group` is cleared: never scored).
+    pub examples: Vec<(PathBuf, Vec<Example>)>,
+    pub use_taxonomy_examples: Option<bool>,
+    pub folds: usize,
+}
+
+/// Fits, cross-validates and returns the head file plus a printable report of every variant.
+pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
+    let taxonomy = inputs.taxonomy;
+    let names = taxonomy.topic_names();
+    let n_topics = names.len();
+    let mut examples: Vec<Example> = Vec::new();
+    let mut training_files = Vec::new();
+    for (path, rows) in &inputs.train {
+        training_files.push(TrainingFile {
+            path: path.display().to_string(),
+            sha256: fingerprint::sha256_file(path)?,
+            rows: rows.len(),
+        });
+        examples.extend(rows.iter().cloned());
+    }
+    let training_rows = examples.len();
+    if training_rows < inputs.folds * 2 {
+        return Err(Error::Usage(format!("{training_rows} training rows are too few for {} folds", inputs.folds)));
+    }
+    for (path, rows) in &inputs.examples {
+        training_files.push(TrainingFile {
+            path: path.display().to_string(),
+            sha256: fingerprint::sha256_file(path)?,
+            rows: rows.len(),
+        });
+        examples.extend(rows.iter().cloned().map(|e| Example { group: None, ..e }));
+    }
+    let extra_files_rows = examples.len() - training_rows;
+    examples.extend(taxonomy_examples(taxonomy));
+    let features = chunk_features(&examples, inputs.words, inputs.encoder, &inputs.prototypes)?;
+    let dim = inputs.encoder.dim();
+    let groups: Vec<String> = examples.iter().filter_map(|e| e.group.clone()).collect();
+    let assigned = folds(&groups, inputs.folds);
+    let mut it = assigned.into_iter();
+    let fold_of: Vec<Option<usize>> = examples.iter().map(|e| e.group.as_ref().map(|_| it.next().expect("one per group"))).collect();
+
+    let mut text = String::new();
+    let mut table = Vec::new();
+    // The label prototypes alone, as classify scores them without a head.
+    let proto_thresholds: Vec<f64> = taxonomy.topics.iter().map(|t| t.threshold()).collect();
+    let scored: Vec<usize> = (0..training_rows).collect();
+    let proto_oof: Vec<(usize, Vec<ChunkScores>)> = scored
+        .iter()
+        .map(|&i| {
+            let seg = inputs.words.segment(&examples[i].text)?;
+            let seqs: Vec<&[u32]> = seg.chunks.iter().map(|c| c.ids.as_slice()).collect();
+            let emb = batch::embed_all(inputs.encoder, &seqs, inputs.words.max_len(), 8192)?;
+            Ok((i, inputs.prototypes.score(emb.view())))
+        })
+        .collect::<Result<_, Error>>()?;
+    let proto = headline(&report(&proto_oof, &examples, &names, &proto_thresholds));
+    text.push_str(&format!(
+        "{}-fold cross-validation by debate on {training_rows} labelled speeches; \"training examples\": {} rows of --examples files and {} taxonomy statements added to every training fold, never scored\n\n",
+        inputs.folds,
+        extra_files_rows,
+        examples.len() - training_rows - extra_files_rows
+    ));
+    text.push_str(&format!("{:<46} {:>9} {:>9} {:>9}\n", "variant", "on-topic", "topic", "stance"));
+    text.push_str(&format!("{:<46} {:>9} {:>9} {:>9}\n", "", "F1", "micro-F1", "macro-F1"));
+    let line = |name: &str, f: [f64; 3]| format!("{name:<46} {:>9.3} {:>9.3} {:>9.3}\n", f[0], f[1], f[2]);
+    text.push_str(&line("label prototypes alone (no fitting)", proto));
+    table.push(serde_json::json!({"variant": "prototypes alone", "figures": proto}));
+
+    let half = vec![0.5; n_topics];
+    let taxonomy_choices: Vec<bool> = match inputs.use_taxonomy_examples {
+        Some(v) => vec![v],
+        None => vec![false, true],
+    };
+    let mut candidates = Vec::new();
+    for features_kind in [Features::Embedding, Features::Prototypes, Features::Both] {
+        for &with_taxonomy in &taxonomy_choices {
+            for l2 in L2_GRID {
+                candidates.push(Candidate { features: features_kind, taxonomy_examples: with_taxonomy, l2 });
+            }
+        }
+    }
+    let results: Vec<(Candidate, Vec<(usize, Vec<ChunkScores>)>)> = candidates
+        .par_iter()
+        .map(|&cand| (cand, cross_validate(cand, &examples, &features, &fold_of, inputs.folds, dim, n_topics)))
+        .collect();
+    let mut best: Option<(f64, Candidate, Vec<(usize, Vec<ChunkScores>)>)> = None;
+    for (cand, oof) in results {
+        let figures = headline(&report(&oof, &examples, &names, &half));
+        let name = format!(
+            "head: {}{}, l2 {}",
+            cand.features.name(),
+            if cand.taxonomy_examples { " + training examples" } else { "" },
+            cand.l2
+        );
+        text.push_str(&line(&name, figures));
+        table.push(serde_json::json!({"variant": name, "figures": figures}));
+        let mean = figures.iter().sum::<f64>() / 3.0;
+        if best.as_ref().is_none_or(|(m, _, _)| mean > *m + 1e-12) {
+            best = Some((mean, cand, oof));
+        }
+    }
+    let (_, chosen, oof) = best.expect("at least one candidate");
+    let thresholds = tune_thresholds(&oof, &examples, n_topics);
+    let tuned = headline(&report(&oof, &examples, &names, &thresholds));
+    text.push_str(&format!(
+        "\nchosen: {}{}, l2 {}\n",
+        chosen.features.name(),
+        if chosen.taxonomy_examples { " + training examples" } else { "" },
+        chosen.l2
+    ));
+    text.push_str(&line("chosen, per-topic thresholds tuned out-of-fold", tuned));
+    text.push_str("(the choice and the thresholds were made on these same folds: read these figures as optimistic)\n");
+
+    let rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].group.is_some() || chosen.taxonomy_examples).collect();
+    let (fitted, mean, scale) = fit_on(chosen, &rows, &examples, &features, dim, n_topics);
+    // Fold the feature mask into the weights: masked-out columns get weight 0.
+    let unmask = |m: Logistic| Logistic { weights: chosen.features.mask(&m.weights, dim), bias: m.bias };
+    let head = HeadFile {
+        format: 1,
+        provenance: Provenance {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            encoder_sha256: inputs.encoder_sha256.clone(),
+            taxonomy_sha256: taxonomy.fingerprint.clone(),
+            training_files,
+            training_rows,
+            extra_rows: if chosen.taxonomy_examples { examples.len() - training_rows } else { 0 },
+        },
+        topics: names.iter().map(|s| s.to_string()).collect(),
+        stances: STANCE_CLASSES.iter().map(|s| s.to_string()).collect(),
+        settings: serde_json::json!({
+            "features": chosen.features.name(),
+            "taxonomy_examples": chosen.taxonomy_examples,
+            "l2": chosen.l2,
+            "folds": inputs.folds,
+            "grouping": "debate",
+            "class_weights": "balanced",
+        }),
+        cross_validation: serde_json::json!({
+            "figures": ["on_topic_f1", "topic_micro_f1", "stance_macro_f1"],
+            "variants": table,
+            "chosen_tuned_thresholds": tuned,
+        }),
+        feature_mean: mean,
+        feature_scale: scale,
+        on_topic: unmask(fitted.on_topic),
+        on_topic_threshold: 0.5,
+        topic_heads: fitted
+            .topics
+            .into_iter()
+            .zip(&thresholds)
+            .zip(&names)
+            .map(|((m, &threshold), name)| TopicHead { name: name.to_string(), model: unmask(m), threshold })
+            .collect(),
+        stance: Multinomial {
+            weights: fitted.stance.weights.iter().map(|w| chosen.features.mask(w, dim)).collect(),
+            bias: fitted.stance.bias,
+        },
+    };
+    Ok((head, text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn a_separable_toy_set_is_separated_perfectly() {
+        let x = array![[2.0, 0.1], [1.5, -0.3], [1.8, 0.4], [-2.0, 0.2], [-1.4, -0.1], [-1.9, 0.3]];
+        let y = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        let m = fit_logistic(x.view(), &y, &[1.0; 6], 1e-3);
+        for (row, &label) in x.outer_iter().zip(&y) {
+            let p = m.prob(row.as_slice().unwrap());
+            assert_eq!(p >= 0.5, label > 0.5, "p {p} for {row}");
+        }
+        let classes = [0usize, 0, 1, 1, 2, 2];
+        let x3 = array![[3.0, 0.0], [2.5, 0.5], [0.0, 3.0], [0.5, 2.6], [-3.0, -3.0], [-2.5, -2.0]];
+        let m = fit_softmax(x3.view(), &classes, 3, &[1.0; 6], 1e-3);
+        for (row, &c) in x3.outer_iter().zip(&classes) {
+            let p = m.probs(row.as_slice().unwrap());
+            assert_eq!(crate::aggregate::argmax(&p), c, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn balanced_weights_equalise_classes() {
+        let w = balanced(&[0, 0, 0, 1], 2);
+        assert!((w[0] * 3.0 - w[3]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn debates_are_recognised() {
+        let cases = [
+            ("github:x/HanDeSeT.csv@abc (HanDeSeT debate id 67, 'Energy')", "debate id 67"),
+            ("https://parallelparliament.co.uk/mp/x/debate/Lords/2023-11-20/debates/F933A59A/InvestigatoryPowers", "F933A59A"),
+            ("https://irp.fas.org/congress/2012_cr/wyden-fisa.html#p3", "https://irp.fas.org/congress/2012_cr/wyden-fisa.html"),
+        ];
+        for (source, want) in cases {
+            assert_eq!(debate_key(source), want);
+        }
+    }
+
+    #[test]
+    fn a_group_never_spans_two_folds() {
+        let groups: Vec<String> = ["a", "b", "a", "c", "d", "b", "e"].iter().map(|s| s.to_string()).collect();
+        let f = folds(&groups, 3);
+        assert_eq!(f[0], f[2]);
+        assert_eq!(f[1], f[5]);
+        assert!(f.iter().all(|&x| x < 3));
+    }
+}
+
+/// The `fit` command: loads what it needs, fits, prints the cross-validation table, writes the head.
+pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
+    use crate::config::{check_model_dir, project_path, set_threads, DEFAULT_MODEL, DEFAULT_TAXONOMY};
+    set_threads(args.threads);
+    let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
+    let mut problems = Vec::new();
+    if let Err(e) = check_model_dir(&model_dir) {
+        problems.push(e);
+    }
+    if args.folds < 2 {
+        problems.push(Error::Usage(format!("--folds {} is too few (at least 2)", args.folds)));
+    }
+    let taxonomy = Taxonomy::load(&args.taxonomy.clone().unwrap_or_else(|| project_path(DEFAULT_TAXONOMY)))
+        .map_err(|e| problems.push(e))
+        .ok();
+    let (mut train, mut extra) = (Vec::new(), Vec::new());
+    if let Some(taxonomy) = &taxonomy {
+        for (paths, into) in [(&args.train, &mut train), (&args.examples, &mut extra)] {
+            for path in paths {
+                match read_training(path, &args.text_col, &args.group_col, taxonomy) {
+                    Ok(rows) => into.push((path.clone(), rows)),
+                    Err(e) => problems.push(e),
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::many(problems));
+    }
+    let taxonomy = taxonomy.expect("loaded");
+    let words = WordPieces::load(&model_dir)?;
+    let encoder = crate::encoder::bert::BertEncoder::load(&model_dir, tch::Device::Cpu)?;
+    let prototypes = Prototypes::build(&taxonomy, &words, &encoder)?;
+    let (head, text) = fit(FitInputs {
+        taxonomy: &taxonomy,
+        words: &words,
+        encoder: &encoder,
+        prototypes,
+        encoder_sha256: fingerprint::sha256_file(&model_dir.join("model.safetensors"))?,
+        train,
+        examples: extra,
+        use_taxonomy_examples: match args.taxonomy_examples.as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        },
+        folds: args.folds,
+    })?;
+    print!("{text}");
+    head.save(&args.output)?;
+    eprintln!("parlscan: wrote {}", args.output.display());
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Fitted heads: logistic models on top of the frozen encoder, made by `parlscan fit` and stored
+//! as JSON. Features per chunk are the embedding and its prototype similarities, standardised.
+//!
+//! Owns the head file (what made it, checks that it fits the running model and labels) and
+//! applying it. Fitting is `fit.rs`'s job.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use super::prototypes::Prototypes;
+use super::{sigmoid, softmax, ChunkScores, Scorer};
+use crate::error::Error;
+use crate::taxonomy::{Taxonomy, STANCE_CLASSES};
+
+/// A binary logistic model: P = sigmoid(weights · x + bias).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Logistic {
+    pub weights: Vec<f64>,
+    pub bias: f64,
+}
+
+impl Logistic {
+    pub fn prob(&self, x: &[f64]) -> f64 {
+        sigmoid(dot(&self.weights, x) + self.bias)
+    }
+}
+
+/// A multinomial logistic model: P = softmax(weights · x + bias), one row per class.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Multinomial {
+    pub weights: Vec<Vec<f64>>,
+    pub bias: Vec<f64>,
+}
+
+impl Multinomial {
+    pub fn probs(&self, x: &[f64]) -> Vec<f64> {
+        let z: Vec<f64> = self.weights.iter().zip(&self.bias).map(|(w, b)| dot(w, x) + b).collect();
+        softmax(&z)
+    }
+}
+
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// A topic's head and the threshold cross-validation chose for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopicHead {
+    pub name: String,
+    pub model: Logistic,
+    pub threshold: f64,
+}
+
+/// What a head was made from, so a mismatch can be refused and a result traced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Provenance {
+    pub tool_version: String,
+    pub encoder_sha256: String,
+    pub taxonomy_sha256: String,
+    pub training_files: Vec<TrainingFile>,
+    /// Rows from the training files.
+    pub training_rows: usize,
+    /// Training-only rows: --examples files and the taxonomy's example statements.
+    pub extra_rows: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainingFile {
+    pub path: String,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+/// The head file's content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HeadFile {
+    pub format: u32,
+    pub provenance: Provenance,
+    pub topics: Vec<String>,
+    pub stances: Vec<String>,
+    /// Free-form settings (regularisation, features, folds) and cross-validated figures.
+    pub settings: serde_json::Value,
+    pub cross_validation: serde_json::Value,
+    pub feature_mean: Vec<f64>,
+    pub feature_scale: Vec<f64>,
+    pub on_topic: Logistic,
+    pub on_topic_threshold: f64,
+    pub topic_heads: Vec<TopicHead>,
+    pub stance: Multinomial,
+}
+
+impl HeadFile {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let head: HeadFile = serde_json::from_str(&text)
+            .map_err(|e| Error::Head { path: path.to_path_buf(), what: format!("not a parlscan head file: {e}") })?;
+        if head.format != 1 {
+            return Err(Error::Head { path: path.to_path_buf(), what: format!("format {} is not supported", head.format) });
+        }
+        Ok(head)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let json = serde_json::to_string(self).expect("a head serialises");
+        crate::output::write_atomically(path, json.as_bytes())
+    }
+
+    /// Refuses a head made for another encoder or another label set, saying what differs.
+    pub fn check(&self, path: &Path, encoder_sha256: &str, taxonomy: &Taxonomy) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        if self.provenance.encoder_sha256 != encoder_sha256 {
+            problems.push(format!(
+                "it was fitted on encoder weights {} but the model in use has {}",
+                short(&self.provenance.encoder_sha256),
+                short(encoder_sha256)
+            ));
+        }
+        let topics: Vec<String> = taxonomy.topics.iter().map(|t| t.name.clone()).collect();
+        if self.topics != topics {
+            let missing: Vec<&String> = topics.iter().filter(|t| !self.topics.contains(t)).collect();
+            let extra: Vec<&String> = self.topics.iter().filter(|t| !topics.contains(t)).collect();
+            problems.push(format!(
+                "its topics differ from the taxonomy's (taxonomy only: {missing:?}; head only: {extra:?}; or another order)"
+            ));
+        }
+        if self.stances != STANCE_CLASSES {
+            problems.push(format!("its stance classes {:?} are not {:?}", self.stances, STANCE_CLASSES));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Head {
+                path: path.to_path_buf(),
+                what: format!("{}\n  (refit it with `parlscan fit`, or pass the matching --model/--taxonomy)", problems.join("; ")),
+            })
+        }
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// Where a head file is looked for by default.
+pub fn default_path() -> PathBuf {
+    crate::config::project_path("models/heads/default.json")
+}
+
+/// A head ready to score chunks: its file plus the prototypes its features need.
+pub struct Head {
+    pub file: HeadFile,
+    pub prototypes: Prototypes,
+}
+
+impl Head {
+    /// Feature rows (embedding, then prototype similarities), not yet standardised.
+    pub fn raw_features(prototypes: &Prototypes, embeddings: ArrayView2<'_, f32>) -> Vec<Vec<f64>> {
+        let sims = prototypes.similarities(embeddings);
+        (0..embeddings.nrows())
+            .map(|i| {
+                let mut x: Vec<f64> = embeddings.row(i).iter().map(|&v| f64::from(v)).collect();
+                x.extend(sims.row(i));
+                x
+            })
+            .collect()
+    }
+}
+
+/// Standardises a feature row in place with a head's mean and scale.
+pub fn standardise(x: &mut [f64], mean: &[f64], scale: &[f64]) {
+    for ((v, m), s) in x.iter_mut().zip(mean).zip(scale) {
+        *v = (*v - m) / s;
+    }
+}
+
+impl Scorer for Head {
+    fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores> {
+        let f = &self.file;
+        Head::raw_features(&self.prototypes, embeddings)
+            .into_iter()
+            .map(|mut x| {
+                standardise(&mut x, &f.feature_mean, &f.feature_scale);
+                ChunkScores {
+                    on_topic: f.on_topic.prob(&x),
+                    topics: f.topic_heads.iter().map(|t| t.model.prob(&x)).collect(),
+                    stance: f.stance.probs(&x),
+                }
+            })
+            .collect()
+    }
+}

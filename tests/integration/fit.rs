@@ -1,0 +1,91 @@
+//! `parlscan fit` and heads (issue 3): a head is written with its provenance, used by classify,
+//! and refused when it does not match the model or the labels.
+
+use crate::util::{col, read_csv, stderr, Workdir};
+
+/// Twelve short labelled speeches of our own, two per debate.
+const TRAIN: &str = "\
+id,source,text,topics,stance
+t1,d1,\"End-to-end encryption must not be weakened by any backdoor the Home Office demands.\",encryption;privacy_rights,anti_powers
+t2,d1,\"Messaging firms must give the police access to encrypted messages of suspected terrorists.\",encryption;tech_companies,pro_powers
+t3,d2,\"The hospital waiting lists in my constituency have grown every year since 2010.\",,none
+t4,d2,\"Farmers need certainty about payments after the transition period ends.\",,none
+t5,d3,\"Judicial commissioners must approve every interception warrant before it takes effect.\",interception;oversight,anti_powers
+t6,d3,\"Interception warrants are vital to the agencies in stopping serious crime.\",interception;national_security,pro_powers
+t7,d4,\"Bus services in rural areas have been cut back to a single route on Sundays.\",,none
+t8,d4,\"Will the Minister say when the schools funding formula will be published?\",,none
+t9,d5,\"Live facial recognition cameras in our streets treat every passer-by as a suspect.\",physical_surveillance;privacy_rights,anti_powers
+t10,d5,\"Facial recognition helped officers find a wanted man at the match on Saturday.\",physical_surveillance,pro_powers
+t11,d6,\"The housing target for the county will pave over the green belt.\",,none
+t12,d6,\"I pay tribute to the volunteers who kept the food bank open all winter.\",,none
+";
+
+fn fit_small_head(w: &Workdir) -> std::process::Output {
+    w.write("train.csv", TRAIN);
+    w.run(&["fit", "--train", "train.csv", "-o", "head.json", "--folds", "2", "--taxonomy-examples", "no"])
+}
+
+#[test]
+fn fit_writes_a_head_with_provenance_that_classify_uses() {
+    let w = Workdir::new();
+    let out = fit_small_head(&w);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("label prototypes alone") && report.contains("chosen:"), "{report}");
+    let head: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("head.json")).unwrap()).unwrap();
+    let p = &head["provenance"];
+    assert_eq!(p["training_rows"], 12);
+    assert_eq!(p["training_files"][0]["rows"], 12);
+    assert_eq!(p["training_files"][0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(p["encoder_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(head["topics"].as_array().unwrap().len(), 11);
+    assert!(head["settings"]["l2"].is_number());
+
+    w.write("speeches.csv", "id,text\na,Encryption backdoors would make every phone less safe.\nb,The bus timetable changes next week.\n");
+    let out = w.run(&["classify", "speeches.csv", "--head", "head.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("scored with head.json"), "{}", stderr(&out));
+    let (h, rows) = read_csv(&w.path("out.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(col(&h, &rows[1], "stance"), "none", "the bus timetable is off topic");
+}
+
+#[test]
+fn a_mismatched_head_is_refused_saying_what_differs() {
+    let w = Workdir::new();
+    let out = fit_small_head(&w);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let good: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("head.json")).unwrap()).unwrap();
+    w.write("in.csv", "id,text\n1,Encryption matters.\n");
+
+    let mut other_encoder = good.clone();
+    other_encoder["provenance"]["encoder_sha256"] = "0".repeat(64).into();
+    w.write("enc.json", other_encoder.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "enc.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("fitted on encoder weights 000000000000 but the model in use has"), "{}", stderr(&out));
+    assert!(!w.path("out.csv").exists());
+
+    let mut other_labels = good.clone();
+    other_labels["topics"][0] = "cryptography".into();
+    w.write("labels.json", other_labels.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "labels.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr(&out);
+    assert!(err.contains("topics differ") && err.contains("cryptography") && err.contains("encryption"), "{err}");
+
+    w.write("junk.json", "{\"format\": 1}");
+    let out = w.run(&["classify", "in.csv", "--head", "junk.json"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("not a parlscan head file"), "{}", stderr(&out));
+}
+
+#[test]
+fn fit_refuses_unknown_labels_naming_the_line() {
+    let w = Workdir::new();
+    w.write("train.csv", "id,source,text,topics,stance\n1,d,hello,cryptography,anti_powers\n");
+    let out = w.run(&["fit", "--train", "train.csv", "-o", "head.json"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("line 2: topic `cryptography` is not in the taxonomy"), "{}", stderr(&out));
+    assert!(!w.path("head.json").exists());
+}
