@@ -133,6 +133,20 @@ pub struct ClassifyArgs {
     /// Score with the taxonomy's label prototypes alone, without a fitted head.
     #[arg(long)]
     pub no_head: bool,
+
+    /// Reuse the labels of the previous output at -o for speeches whose id and text are unchanged
+    /// (same model, head and taxonomy); score only new or changed ones. The result equals a full run.
+    #[arg(long, requires = "output")]
+    pub incremental: bool,
+
+    /// Make progress durable every N rows (file output): a rerun after a crash continues there.
+    /// Example: `--checkpoint-every 1000`
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub checkpoint_every: usize,
+
+    /// Ignore a checkpoint left by an interrupted run and start over.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +227,14 @@ mod tests {
         };
         assert!(a.no_head);
         assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--no-head", "--head", "h"]).is_err());
+        let cli = Cli::try_parse_from([
+            "parlscan", "classify", "a.csv", "-o", "o.csv", "--incremental", "--checkpoint-every", "10", "--restart",
+        ])
+        .unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert!(a.incremental && a.restart);
+        assert_eq!(a.checkpoint_every, 10);
+        assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--incremental"]).is_err(), "needs -o");
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct RunConfig {
     pub batch_tokens: usize,
     pub quiet: bool,
     pub head: HeadChoice,
+    pub incremental: bool,
+    pub checkpoint_every: usize,
+    pub restart: bool,
 }
 
 /// Which scorer `classify` uses.
@@ -89,6 +92,12 @@ impl RunConfig {
                 problems.push(Error::Usage(format!("the output `{}` is also an input", out.display())));
             }
         }
+        if args.checkpoint_every == 0 {
+            problems.push(Error::Usage("--checkpoint-every must be at least 1".into()));
+        }
+        if args.incremental && args.output.as_ref().is_none_or(|o| o.as_os_str() == "-") {
+            problems.push(Error::Usage("--incremental needs a file output (-o FILE) to read the previous labels from".into()));
+        }
         if args.batch_tokens < 512 {
             problems.push(Error::Usage(format!("--batch-tokens {} is too small (at least 512)", args.batch_tokens)));
         }
@@ -126,6 +135,9 @@ impl RunConfig {
             batch_tokens: args.batch_tokens,
             quiet: args.quiet,
             head,
+            incremental: args.incremental,
+            checkpoint_every: args.checkpoint_every,
+            restart: args.restart,
         })
     }
 }

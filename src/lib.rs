@@ -16,6 +16,8 @@ pub mod error;
 pub mod evaluate;
 pub mod fingerprint;
 pub mod fit;
+pub mod incremental;
+pub mod manifest;
 pub mod output;
 pub mod pipeline;
 pub mod score;

@@ -30,7 +30,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
                 eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}", summary.scorer);
             }
-            Ok(if summary.not_scored.is_empty() { exit::OK } else { exit::PARTIAL })
+            Ok(summary.exit_code())
         }
         Command::Evaluate(args) => {
             let gold = evaluate::read_labels(&args.gold, &args.id_col, false)?;

@@ -1,34 +1,37 @@
 //! Wires the stages: read → clean and segment → tokenize → batch → encode → score → aggregate →
 //! write. Speeches flow in blocks, so memory stays flat however large the corpus; within a block
 //! segmentation runs on rayon threads and encoding on libtorch's. Counts what passed, what was
-//! not scored and why, and how fast.
-
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-
-use rayon::prelude::*;
+//! not scored and why, and how fast; checkpoints file outputs as it goes, resumes them, reuses a
+//! previous output's rows (`--incremental`), and writes the manifest and rejects beside it.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{self, SpeechScores};
+use crate::batch;
 use crate::config::{self, HeadChoice, RunConfig};
+use crate::corpus::{Corpus, Speech};
 use crate::encoder::bert::BertEncoder;
+use crate::encoder::Encoder;
+use crate::error::{exit, Error};
 use crate::fingerprint;
+use crate::incremental::Previous;
+use crate::manifest::{self, Counts, Fingerprints, Manifest, Timings};
+use crate::output::{self, Sink};
 use crate::score::head::{Head, HeadFile};
 use crate::score::prototypes::Prototypes;
-use crate::batch;
-use crate::corpus::{Corpus, Speech};
-use crate::encoder::Encoder;
-use crate::error::Error;
-use crate::output::{self, Sink};
 use crate::score::Scorer;
 use crate::taxonomy::Taxonomy;
 use crate::tokenize::{Segmented, WordPieces};
 
-/// Speeches read, segmented and encoded together. Big enough to fill batches, small enough that
-/// memory does not grow with the corpus.
+/// Speeches read, segmented and encoded together (at most; fewer when checkpoints are more
+/// frequent). Big enough to fill batches, small enough that memory does not grow with the corpus.
+/// Output does not depend on it.
 pub const BLOCK: usize = 256;
 
 /// Everything needed to label speeches, loaded once.
@@ -41,43 +44,56 @@ pub struct Labeller {
     /// Per-topic thresholds and the on-topic threshold (the head's, or the taxonomy's).
     pub thresholds: Vec<f64>,
     pub on_topic_threshold: f64,
-    /// What scores: "prototypes" or the head file's path.
-    pub scorer_name: String,
+    /// The head file in use, if any.
+    pub head: Option<PathBuf>,
 }
 
-/// What a run did, for the summary on stderr and the exit code.
-#[derive(Debug, Default, Clone)]
+/// What a run did, for the summary on stderr, the checkpoint, the manifest and the exit code.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Summary {
-    pub speeches: usize,
-    pub scored: usize,
-    /// Rows not scored, by status.
-    pub not_scored: BTreeMap<String, usize>,
+    pub counts: Counts,
     pub chunks: usize,
     pub tokens: usize,
+    #[serde(skip)]
     pub wall: Duration,
     /// What scored: "prototypes" or a head file.
+    #[serde(skip)]
     pub scorer: String,
+    /// Rows that could not be parsed: file, line, reason, raw bytes.
+    #[serde(skip)]
+    pub rejects: Vec<[String; 4]>,
 }
 
 impl Summary {
     pub fn speeches_per_second(&self) -> f64 {
-        self.speeches as f64 / self.wall.as_secs_f64().max(1e-9)
+        self.counts.read as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// 0 when every row is labelled, 1 when some were not scored.
+    pub fn exit_code(&self) -> i32 {
+        if self.counts.not_scored.is_empty() { exit::OK } else { exit::PARTIAL }
     }
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.counts;
+        write!(f, "{} speeches ({} scored", c.read, c.scored)?;
+        if c.reused > 0 {
+            write!(f, ", {} reused from the previous output", c.reused)?;
+        }
+        if c.resumed > 0 {
+            write!(f, ", {} resumed from a checkpoint", c.resumed)?;
+        }
         write!(
             f,
-            "{} speeches ({} scored), {} chunks, {} word-pieces in {:.1} s ({:.1} speeches/s)",
-            self.speeches,
-            self.scored,
+            "), {} chunks, {} word-pieces in {:.1} s ({:.1} speeches/s)",
             self.chunks,
             self.tokens,
             self.wall.as_secs_f64(),
             self.speeches_per_second()
         )?;
-        for (status, n) in &self.not_scored {
+        for (status, n) in &c.not_scored {
             write!(f, "\n  not scored: {n} × {status}")?;
         }
         Ok(())
@@ -98,7 +114,7 @@ fn prepare(words: &WordPieces, speech: &Speech) -> Prepared {
 
 impl Labeller {
     /// Scores a block of speeches; one result per speech, in order.
-    pub fn label_block(&self, speeches: &[Speech]) -> Result<Vec<(Prepared, Option<(SpeechScores, String)>)>, Error> {
+    pub fn label_block(&self, speeches: &[&Speech]) -> Result<Vec<(Prepared, Option<(SpeechScores, String)>)>, Error> {
         let words = &self.words;
         let prepared: Vec<Prepared> = speeches.par_iter().map(|s| prepare(words, s)).collect();
         let mut owners = Vec::new();
@@ -173,51 +189,114 @@ impl Labeller {
         Ok(out)
     }
 
-    /// Labels a whole corpus into a sink, in input order. `progress` is told after each block.
-    pub fn run(&self, corpus: &mut Corpus, sink: &mut Sink, mut progress: impl FnMut(&Summary)) -> Result<Summary, Error> {
+    /// Labels a whole corpus into a sink, in input order. The first `skip` rows are already in
+    /// the sink (resumed); `previous` offers labels to reuse. `progress` is told after each block.
+    pub fn run(
+        &self,
+        corpus: &mut Corpus,
+        sink: &mut Sink,
+        options: RunOptions<'_>,
+        mut progress: impl FnMut(&Summary),
+    ) -> Result<Summary, Error> {
         let started = Instant::now();
-        let mut summary = Summary { scorer: self.scorer_name.clone(), ..Summary::default() };
+        let mut summary = match &options.resumed_summary {
+            Some(json) => serde_json::from_value(json.clone()).unwrap_or_default(),
+            None => Summary::default(),
+        };
+        summary.scorer = self.head.as_ref().map_or("prototypes".into(), |p| p.display().to_string());
         let multi = corpus.sources.len() > 1;
-        let mut block = Vec::with_capacity(BLOCK);
+        let block_size = options.checkpoint_every.clamp(1, BLOCK);
+        let mut skipped = 0;
+        let mut block: Vec<Speech> = Vec::with_capacity(block_size);
         loop {
             block.clear();
-            while block.len() < BLOCK {
-                match corpus.next_speech()? {
-                    Some(s) => block.push(s),
-                    None => break,
+            while block.len() < block_size {
+                let Some(speech) = corpus.next_speech()? else { break };
+                if let Err(problem) = &speech.text {
+                    summary.rejects.push(reject(corpus, &speech, &problem.status()));
                 }
+                if skipped < options.skip {
+                    skipped += 1;
+                    continue;
+                }
+                block.push(speech);
             }
             if block.is_empty() {
                 break;
             }
-            for (speech, (prepared, scored)) in block.iter().zip(self.label_block(&block)?) {
+            let reused: Vec<Option<&[String]>> = block
+                .iter()
+                .map(|s| match (&options.previous, &s.text) {
+                    (Some(p), Ok(text)) => p.get(&s.id, text),
+                    _ => None,
+                })
+                .collect();
+            let to_score: Vec<&Speech> = block.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|(s, _)| s).collect();
+            let mut labelled = self.label_block(&to_score)?.into_iter();
+            for (speech, reuse) in block.iter().zip(reused) {
                 let mut row: Vec<String> = speech.fields.clone();
                 if multi {
                     row.push(corpus.sources[speech.source].name.clone());
                 }
-                summary.speeches += 1;
-                match (&prepared, scored) {
+                summary.counts.read += 1;
+                if let Some(labels) = reuse {
+                    summary.counts.reused += 1;
+                    row.extend(labels.iter().cloned());
+                    sink.write_row(&row)?;
+                    continue;
+                }
+                match labelled.next().expect("one result per speech scored") {
                     (Ok(seg), Some((scores, evidence))) => {
-                        summary.scored += 1;
+                        summary.counts.scored += 1;
                         summary.chunks += seg.chunks.len();
                         summary.tokens += seg.n_tokens();
                         row.extend(output::scored_fields(&scores, &self.taxonomy, &evidence, seg.n_words, seg.chunks.len()));
                     }
                     (Err(status), _) => {
                         let n_words = speech.text.as_ref().map_or(0, |t| t.split_whitespace().count());
-                        *summary.not_scored.entry(status_kind(status)).or_default() += 1;
-                        row.extend(output::unscored_fields(&self.taxonomy, n_words, status));
+                        *summary.counts.not_scored.entry(status_kind(&status)).or_default() += 1;
+                        if speech.text.is_err() {
+                            summary.counts.rejected += 1;
+                        }
+                        row.extend(output::unscored_fields(&self.taxonomy, n_words, &status));
                     }
                     (Ok(_), None) => unreachable!("every segmented speech is scored"),
                 }
-                sink.write(row.iter().map(String::as_str))?;
+                sink.write_row(&row)?;
             }
+            sink.checkpoint(serde_json::to_value(&summary).expect("serialises"), false)?;
             summary.wall = started.elapsed();
             progress(&summary);
         }
+        summary.counts.resumed = options.skip;
         summary.wall = started.elapsed();
         Ok(summary)
     }
+}
+
+/// How a run continues earlier work.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Rows already in the output, from a checkpoint.
+    pub skip: usize,
+    /// The counts the checkpoint recorded for them.
+    pub resumed_summary: Option<serde_json::Value>,
+    /// A previous output whose rows may be reused.
+    pub previous: Option<&'a Previous>,
+    /// Rows between checkpoints.
+    pub checkpoint_every: usize,
+}
+
+/// A rejects-file row: file, line, reason, the raw bytes (invalid UTF-8 as `\xNN`).
+fn reject(corpus: &Corpus, speech: &Speech, reason: &str) -> [String; 4] {
+    let mut raw = String::new();
+    for chunk in speech.raw.utf8_chunks() {
+        raw.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            raw.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    [corpus.sources[speech.source].name.clone(), speech.line.to_string(), reason.to_string(), raw]
 }
 
 /// The status without its details, for counting (`malformed: 3 fields…` → `malformed`).
@@ -237,15 +316,16 @@ pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
 
 impl Labeller {
     /// Loads the tokenizer, the model, the label prototypes and the head a configuration names.
-    pub fn load(config: &RunConfig) -> Result<Self, Error> {
+    /// `encoder_sha256` is the model weights' SHA-256, which a head must have been fitted on.
+    pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
         let words = WordPieces::load(&config.model_dir)?;
         let encoder = BertEncoder::load(&config.model_dir, tch::Device::Cpu)?;
         let prototypes = Prototypes::build(&config.taxonomy, &words, &encoder)?;
         let head = match &config.head {
             HeadChoice::None => None,
-            HeadChoice::Named(path) => Some((path.clone(), load_head(path, config)?)),
+            HeadChoice::Named(path) => Some((path.clone(), load_head(path, encoder_sha256, config)?)),
             HeadChoice::Default(path) if !path.is_file() => None,
-            HeadChoice::Default(path) => match load_head(path, config) {
+            HeadChoice::Default(path) => match load_head(path, encoder_sha256, config) {
                 Ok(file) => Some((path.clone(), file)),
                 Err(e) => {
                     eprintln!("parlscan: note: not using the default head: {e}");
@@ -254,16 +334,16 @@ impl Labeller {
             },
         };
         let taxonomy = config.taxonomy.clone();
-        let (scorer, thresholds, on_topic_threshold, scorer_name): (Box<dyn Scorer>, _, _, _) = match head {
+        let (scorer, thresholds, on_topic_threshold, head): (Box<dyn Scorer>, _, _, _) = match head {
             Some((path, file)) => {
                 let thresholds = file.topic_heads.iter().map(|t| t.threshold).collect();
                 let on = file.on_topic_threshold;
-                (Box::new(Head { file, prototypes }), thresholds, on, path.display().to_string())
+                (Box::new(Head { file, prototypes }), thresholds, on, Some(path))
             }
             None => {
                 let thresholds = taxonomy.topics.iter().map(|t| t.threshold()).collect();
                 let on = taxonomy.scoring.on_topic_threshold;
-                (Box::new(prototypes), thresholds, on, "prototypes".to_string())
+                (Box::new(prototypes), thresholds, on, None)
             }
         };
         Ok(Labeller {
@@ -274,36 +354,132 @@ impl Labeller {
             batch_tokens: config.batch_tokens,
             thresholds,
             on_topic_threshold,
-            scorer_name,
+            head,
         })
     }
 }
 
 /// Loads a head file and checks it against the model weights and taxonomy in use.
-fn load_head(path: &std::path::Path, config: &RunConfig) -> Result<HeadFile, Error> {
+fn load_head(path: &std::path::Path, encoder_sha256: &str, config: &RunConfig) -> Result<HeadFile, Error> {
     let file = HeadFile::load(path)?;
-    let encoder_sha256 = fingerprint::sha256_file(&config.model_dir.join("model.safetensors"))?;
-    file.check(path, &encoder_sha256, &config.taxonomy)?;
+    file.check(path, encoder_sha256, &config.taxonomy)?;
     Ok(file)
 }
 
+/// Writes `OUTPUT.rejects.csv` when some rows could not be parsed, and removes a stale one.
+fn write_rejects(output: &std::path::Path, rejects: &[[String; 4]]) -> Result<Option<PathBuf>, Error> {
+    let path = manifest::rejects_path(output);
+    if rejects.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return Ok(None);
+    }
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let io = |e: ::csv::Error| Error::write(&path, std::io::Error::other(e.to_string()));
+    w.write_record(["file", "line", "reason", "raw"]).map_err(io)?;
+    for r in rejects {
+        w.write_record(r).map_err(io)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::write(&path, std::io::Error::other(e.to_string())))?;
+    output::write_atomically(&path, &bytes)?;
+    Ok(Some(path))
+}
+
 /// The `classify` command: label every input into the output, with a progress bar on stderr when
-/// it is a terminal. The output file appears only if the whole run succeeds.
+/// it is a terminal. A file output appears only if the whole run succeeds, with its manifest (and
+/// rejects) beside it; an interrupted run resumes from its last checkpoint when rerun.
 pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
+    let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     config::set_threads(config.threads);
     let mut corpus = Corpus::open(&config.inputs, &config.columns)?;
-    let labeller = Labeller::load(config)?;
-    let mut sink = Sink::create(config.output.as_deref(), &header(&corpus, &config.taxonomy))?;
-    let bar = progress_bar(config);
-    let summary = labeller.run(&mut corpus, &mut sink, |s| {
-        if let Some(bar) = &bar {
-            bar.set_position(s.speeches as u64);
+    let model_sha256 = fingerprint::sha256_file(&config.model_dir.join("model.safetensors"))?;
+    let labeller = Labeller::load(config, &model_sha256)?;
+    let fingerprints = Fingerprints::compute(
+        &config.inputs,
+        &config.model_dir,
+        &model_sha256,
+        labeller.head.as_deref(),
+        &config.taxonomy.path,
+        &config.taxonomy.fingerprint,
+    )?;
+    let header = header(&corpus, &config.taxonomy);
+    let note = |msg: String| {
+        if !config.quiet {
+            eprintln!("parlscan: {msg}");
         }
-    })?;
+    };
+    let previous = match (&config.output, config.incremental) {
+        (Some(out), true) if out.is_file() => {
+            let labels = output::label_columns(&config.taxonomy).len();
+            match Previous::load(out, &fingerprints.labels_key(), &header, labels, &config.columns.id, &config.columns.text) {
+                Ok(p) => Some(p),
+                Err(why) => {
+                    note(format!("--incremental: scoring everything: {why}"));
+                    None
+                }
+            }
+        }
+        (_, true) => {
+            note("--incremental: no previous output to reuse: scoring everything".into());
+            None
+        }
+        _ => None,
+    };
+    let (mut sink, resume) = match &config.output {
+        Some(dest) => {
+            let settings = format!("{}|{}|{}", config.columns.text, config.columns.id, header.join(","));
+            Sink::file(dest, &header, &fingerprints.run_key(&settings), config.checkpoint_every, config.restart)?
+        }
+        None => (Sink::stdout(&header)?, Default::default()),
+    };
+    if let Some(why) = &resume.discarded {
+        note(format!("not resuming the checkpoint beside the output: {why}; starting over"));
+    }
+    if resume.rows > 0 {
+        note(format!("resuming after {} rows from the checkpoint beside the output", resume.rows));
+    }
+    let bar = progress_bar(config);
+    let options = RunOptions {
+        skip: resume.rows,
+        resumed_summary: resume.summary,
+        previous: previous.as_ref(),
+        checkpoint_every: config.checkpoint_every,
+    };
+    let result = labeller.run(&mut corpus, &mut sink, options, |s| {
+        if let Some(bar) = &bar {
+            bar.set_position(s.counts.read as u64);
+        }
+    });
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            sink.abandon();
+            return Err(e);
+        }
+    };
     sink.finish()?;
+    if let Some(out) = &config.output {
+        let rejects = write_rejects(out, &summary.rejects)?;
+        let manifest = Manifest {
+            tool: "parlscan".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command_line: std::env::args().collect(),
+            output: out.display().to_string(),
+            rejects: rejects.map(|p| p.display().to_string()),
+            labels_key: fingerprints.labels_key(),
+            fingerprints,
+            counts: summary.counts.clone(),
+            timings: Timings {
+                started_unix,
+                wall_seconds: summary.wall.as_secs_f64(),
+                speeches_per_second: summary.speeches_per_second(),
+            },
+            exit_status: summary.exit_code(),
+        };
+        manifest.write(&manifest::manifest_path(out))?;
+    }
     Ok(summary)
 }
 

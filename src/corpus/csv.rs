@@ -17,6 +17,7 @@ struct Input {
     text_at: usize,
     id_at: Option<usize>,
     n_fields: usize,
+    delimiter: u8,
 }
 
 /// Open inputs whose headers have been read and checked; iterate with [`Corpus::next_speech`].
@@ -93,7 +94,7 @@ impl Corpus {
                 })
                 .collect();
             sources.push(Source { path: path.clone(), name: path.display().to_string() });
-            inputs.push(Input { reader, to_corpus, text_at, id_at, n_fields: names.len() });
+            inputs.push(Input { reader, to_corpus, text_at, id_at, n_fields: names.len(), delimiter: delimiter_for(path) });
         }
         Ok(Corpus { sources, columns, inputs, current: 0, record: ::csv::ByteRecord::new(), rows_read: 0 })
     }
@@ -132,10 +133,22 @@ impl Corpus {
                     Err(_) => Err(RowProblem::InvalidUtf8),
                 }
             };
-            return Ok(Some(Speech { source: self.current, line, id, fields, text }));
+            let raw = if text.is_err() { rejoin(&self.record, input.delimiter) } else { Vec::new() };
+            return Ok(Some(Speech { source: self.current, line, id, fields, text, raw }));
         }
         Ok(None)
     }
+}
+
+/// A record's fields written back as one CSV line (quoted where needed), without the terminator.
+fn rejoin(record: &::csv::ByteRecord, delimiter: u8) -> Vec<u8> {
+    let mut w = ::csv::WriterBuilder::new().delimiter(delimiter).terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let _ = w.write_record(record_fields(record));
+    let mut bytes = w.into_inner().unwrap_or_default();
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    bytes
 }
 
 /// Counts data rows of file inputs (for a progress bar's total); `None` when stdin is among them

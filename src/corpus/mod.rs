@@ -28,6 +28,8 @@ pub struct Speech {
     pub fields: Vec<String>,
     /// The speech text, or why this row has none that can be scored.
     pub text: Result<String, RowProblem>,
+    /// For a row that could not be parsed: its fields as read, re-joined (for the rejects file).
+    pub raw: Vec<u8>,
 }
 
 /// Why a row that was read cannot be scored. Its `status` column says this.

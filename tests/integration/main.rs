@@ -5,4 +5,5 @@
 mod classify;
 mod fit;
 mod model;
+mod nightly;
 mod util;
