@@ -236,3 +236,81 @@ mod tests {
         assert!(err.contains("no text column `text`") && err.contains("id, body"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Property tests of the reader: odd bytes never panic it, and no good row is ever lost.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Speech>, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.csv");
+        std::fs::write(&p, bytes).unwrap();
+        let mut c = Corpus::open(&[p], &Columns { text: "text".into(), id: "id".into() })?;
+        let mut out = Vec::new();
+        while let Some(s) = c.next_speech()? {
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let mut file = b"id,text\n".to_vec();
+            file.extend(&bytes);
+            let _ = read_all(&file);
+            let _ = read_all(&bytes);
+        }
+
+        #[test]
+        fn every_well_quoted_row_is_read_in_order(
+            texts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..30),
+            crlf in proptest::collection::vec(any::<bool>(), 30),
+            bom in any::<bool>(),
+        ) {
+            let mut file = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+            file.extend_from_slice(b"id,text,party\n");
+            for (i, text) in texts.iter().enumerate() {
+                let mut w = ::csv::WriterBuilder::new().quote_style(::csv::QuoteStyle::Always).terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+                w.write_record([format!("r{i}").as_bytes(), text.as_slice(), b"X"]).unwrap();
+                let mut line = w.into_inner().unwrap();
+                if crlf[i] {
+                    line.pop();
+                    line.extend_from_slice(b"\r\n");
+                }
+                file.extend(line);
+            }
+            let rows = read_all(&file).unwrap();
+            prop_assert_eq!(rows.len(), texts.len());
+            for (i, (row, text)) in rows.iter().zip(&texts).enumerate() {
+                prop_assert_eq!(&row.id, &format!("r{i}"));
+                prop_assert_eq!(&row.fields[2], "X");
+                match std::str::from_utf8(text) {
+                    Ok(t) => prop_assert_eq!(row.text.as_deref().ok(), Some(t)),
+                    Err(_) => prop_assert_eq!(row.text.clone().err(), Some(RowProblem::InvalidUtf8)),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_fields() {
+        let commas = ",".repeat(100_000);
+        let big = "word ".repeat(1_000_000); // 5 MB
+        let file = format!("id,text\na,\"{commas}\"\nb,\"{big}\"\nc,\"zero\u{200B}width \u{202E}rtl\u{202C} \0nul\"\r\nd,last\n");
+        let rows = read_all(file.as_bytes()).unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert_eq!(rows[0].text.as_ref().unwrap().len(), 100_000);
+        assert_eq!(rows[1].text.as_ref().unwrap().len(), 5_000_000);
+        assert!(rows[2].text.as_ref().unwrap().contains('\0'));
+        // 100,000 unquoted commas make a malformed row that keeps its place.
+        let rows = read_all(format!("id,text\na,{commas}\nb,ok\n").as_bytes()).unwrap();
+        assert!(matches!(rows[0].text, Err(RowProblem::Malformed(_))));
+        assert_eq!(rows[1].text.as_deref(), Ok("ok"));
+    }
+}

@@ -6,4 +6,5 @@ mod classify;
 mod fit;
 mod model;
 mod nightly;
+mod robust;
 mod util;
