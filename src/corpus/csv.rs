@@ -7,28 +7,16 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::{Columns, RowProblem, Source, Speech};
+use super::{RawRow, Reader, RowProblem};
 use crate::error::Error;
 
-struct Input {
+/// One CSV or TSV input.
+pub struct CsvReader {
+    path: PathBuf,
     reader: ::csv::Reader<Box<dyn Read + Send>>,
-    /// For each of this file's columns, its position in the corpus columns.
-    to_corpus: Vec<usize>,
-    text_at: usize,
-    id_at: Option<usize>,
-    n_fields: usize,
-    delimiter: u8,
-}
-
-/// Open inputs whose headers have been read and checked; iterate with [`Corpus::next_speech`].
-pub struct Corpus {
-    pub sources: Vec<Source>,
-    /// Passthrough columns, in output order.
-    pub columns: Vec<String>,
-    inputs: Vec<Input>,
-    current: usize,
+    columns: Vec<String>,
     record: ::csv::ByteRecord,
-    rows_read: u64,
+    delimiter: u8,
 }
 
 fn open_reader(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
@@ -63,80 +51,42 @@ fn delimiter_for(path: &Path) -> u8 {
     }
 }
 
-impl Corpus {
-    /// Opens every input and reads its header. Fails, naming the file and the columns it has, when
-    /// an input has no text column.
-    pub fn open(paths: &[PathBuf], cols: &Columns) -> Result<Self, Error> {
-        let mut columns: Vec<String> = Vec::new();
-        let mut inputs = Vec::new();
-        let mut sources = Vec::new();
-        for path in paths {
-            let mut reader = reader_for(path, open_reader(path)?);
-            let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
-            let names: Vec<String> = record_fields(&header).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-            let text_at = names.iter().position(|n| *n == cols.text).ok_or_else(|| Error::Input {
-                path: path.clone(),
-                what: format!(
-                    "no text column `{}`; the columns are: {}\n  (name the text column with --text-col)",
-                    cols.text,
-                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
-                ),
-            })?;
-            let id_at = names.iter().position(|n| *n == cols.id);
-            let to_corpus = names
-                .iter()
-                .map(|n| match columns.iter().position(|c| c == n) {
-                    Some(i) => i,
-                    None => {
-                        columns.push(n.clone());
-                        columns.len() - 1
-                    }
-                })
-                .collect();
-            sources.push(Source { path: path.clone(), name: path.display().to_string() });
-            inputs.push(Input { reader, to_corpus, text_at, id_at, n_fields: names.len(), delimiter: delimiter_for(path) });
-        }
-        Ok(Corpus { sources, columns, inputs, current: 0, record: ::csv::ByteRecord::new(), rows_read: 0 })
+impl CsvReader {
+    /// Opens a CSV or TSV file (`-`: stdin) and reads its header.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let mut reader = reader_for(path, open_reader(path)?);
+        let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+        let columns = record_fields(&header).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        Ok(CsvReader { path: path.to_path_buf(), reader, columns, record: ::csv::ByteRecord::new(), delimiter: delimiter_for(path) })
+    }
+}
+
+impl Reader for CsvReader {
+    fn columns(&self) -> &[String] {
+        &self.columns
     }
 
-    /// The next row of the corpus, in input order, or `None` at the end.
-    pub fn next_speech(&mut self) -> Result<Option<Speech>, Error> {
-        while self.current < self.inputs.len() {
-            let input = &mut self.inputs[self.current];
-            let path = &self.sources[self.current].path;
-            if !input.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(path, e))? {
-                self.current += 1;
-                continue;
+    fn next_row(&mut self) -> Result<Option<RawRow>, Error> {
+        loop {
+            if !self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.path, e))? {
+                return Ok(None);
             }
             if self.record.len() == 1 && record_fields(&self.record).all(<[u8]>::is_empty) {
                 continue; // a blank line
             }
-            self.rows_read += 1;
             let line = self.record.position().map_or(0, |p| p.line());
-            let mut fields = vec![String::new(); self.columns.len()];
-            for (i, value) in record_fields(&self.record).enumerate().take(input.n_fields) {
-                fields[input.to_corpus[i]] = String::from_utf8_lossy(value).into_owned();
+            let fields: Vec<Vec<u8>> = record_fields(&self.record).map(<[u8]>::to_vec).collect();
+            let n = self.columns.len();
+            if fields.len() != n {
+                return Ok(Some(RawRow {
+                    line,
+                    problem: Some(RowProblem::Malformed(format!("{} fields where the header has {n}", fields.len()))),
+                    raw: rejoin(&self.record, self.delimiter),
+                    fields,
+                }));
             }
-            let id = match input.id_at.and_then(|i| record_fields(&self.record).nth(i)) {
-                Some(raw) => String::from_utf8_lossy(raw).into_owned(),
-                None => self.rows_read.to_string(),
-            };
-            let text = if self.record.len() != input.n_fields {
-                Err(RowProblem::Malformed(format!(
-                    "{} fields where the header has {}",
-                    self.record.len(),
-                    input.n_fields
-                )))
-            } else {
-                match std::str::from_utf8(record_fields(&self.record).nth(input.text_at).unwrap_or_default()) {
-                    Ok(t) => Ok(t.to_string()),
-                    Err(_) => Err(RowProblem::InvalidUtf8),
-                }
-            };
-            let raw = if text.is_err() { rejoin(&self.record, input.delimiter) } else { Vec::new() };
-            return Ok(Some(Speech { source: self.current, line, id, fields, text, raw }));
+            return Ok(Some(RawRow { line, fields, problem: None, raw: Vec::new() }));
         }
-        Ok(None)
     }
 }
 
@@ -179,6 +129,7 @@ fn csv_error(path: &Path, e: ::csv::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::corpus::{Columns, Corpus, Speech};
 
     fn corpus_of(files: &[&[u8]]) -> (tempfile::TempDir, Corpus) {
         let dir = tempfile::tempdir().unwrap();
@@ -241,6 +192,7 @@ mod tests {
 mod properties {
     //! Property tests of the reader: odd bytes never panic it, and no good row is ever lost.
     use super::*;
+    use crate::corpus::{Columns, Corpus, Speech};
     use proptest::prelude::*;
 
     fn read_all(bytes: &[u8]) -> Result<Vec<Speech>, Error> {

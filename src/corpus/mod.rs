@@ -1,12 +1,18 @@
 //! The source stage: reads speeches from input files into [`Speech`] records, keeping every
 //! input column for passthrough and the file and line each speech came from.
 //!
-//! One file per input format. A row that cannot be used is not an error here: it becomes a
-//! `Speech` whose `text` says why ([`RowProblem`]), so it keeps its place in the output.
+//! One file per input format, each a [`Reader`] of raw rows; [`Corpus`] strings the inputs
+//! together, unions their columns, finds the text and id, and checks the text is UTF-8. A row that
+//! cannot be used is not an error here: it becomes a `Speech` whose `text` says why
+//! ([`RowProblem`]), so it keeps its place in the output. An input that fails part-way (a
+//! truncated file, malformed XML) keeps the rows read before the failure; the run goes on with the
+//! other inputs and the summary names what was skipped.
 
 pub mod csv;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
 
 /// Where a speech came from, for messages and the `source_file` column.
 #[derive(Debug, Clone)]
@@ -58,4 +64,131 @@ pub struct Columns {
     pub id: String,
 }
 
-pub use self::csv::Corpus;
+/// One row as an input format gives it: fields aligned with the reader's columns.
+#[derive(Debug, Clone, Default)]
+pub struct RawRow {
+    /// 1-based line (or record number) where the row starts in its file.
+    pub line: u64,
+    pub fields: Vec<Vec<u8>>,
+    /// Set when the row could not be parsed into the columns (kept, with a status, and rejected).
+    pub problem: Option<RowProblem>,
+    /// For a problem row: its bytes as read, for the rejects file.
+    pub raw: Vec<u8>,
+}
+
+/// An input format: the columns of one input, then its rows in order.
+pub trait Reader: Send {
+    fn columns(&self) -> &[String];
+    /// The next row, `None` at the end, or an error that ends this input (what was read stays).
+    fn next_row(&mut self) -> Result<Option<RawRow>, Error>;
+}
+
+/// Opens one input path with the reader its format needs.
+pub fn open_input(path: &Path) -> Result<Box<dyn Reader>, Error> {
+    Ok(Box::new(csv::CsvReader::open(path)?))
+}
+
+struct Input {
+    reader: Box<dyn Reader>,
+    /// For each of this input's columns, its position in the corpus columns.
+    to_corpus: Vec<usize>,
+    text_at: usize,
+    id_at: Option<usize>,
+}
+
+/// Open inputs whose columns have been read and checked; iterate with [`Corpus::next_speech`].
+pub struct Corpus {
+    pub sources: Vec<Source>,
+    /// Passthrough columns, in output order.
+    pub columns: Vec<String>,
+    inputs: Vec<Input>,
+    current: usize,
+    rows_read: u64,
+    /// Inputs that failed part-way, with why (file and place).
+    pub skipped: Vec<String>,
+}
+
+impl Corpus {
+    /// Opens every input and reads its columns. Fails, naming the file and the columns it has, when
+    /// an input has no text column.
+    pub fn open(paths: &[PathBuf], cols: &Columns) -> Result<Self, Error> {
+        let mut columns: Vec<String> = Vec::new();
+        let mut inputs = Vec::new();
+        let mut sources = Vec::new();
+        for path in paths {
+            let reader = open_input(path)?;
+            let names = reader.columns().to_vec();
+            let text_at = names.iter().position(|n| *n == cols.text).ok_or_else(|| Error::Input {
+                path: path.clone(),
+                what: format!(
+                    "no text column `{}`; the columns are: {}\n  (name the text column with --text-col)",
+                    cols.text,
+                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                ),
+            })?;
+            let id_at = names.iter().position(|n| *n == cols.id);
+            let to_corpus = names
+                .iter()
+                .map(|n| match columns.iter().position(|c| c == n) {
+                    Some(i) => i,
+                    None => {
+                        columns.push(n.clone());
+                        columns.len() - 1
+                    }
+                })
+                .collect();
+            sources.push(Source { path: path.clone(), name: path.display().to_string() });
+            inputs.push(Input { reader, to_corpus, text_at, id_at });
+        }
+        Ok(Corpus { sources, columns, inputs, current: 0, rows_read: 0, skipped: Vec::new() })
+    }
+
+    /// The next row of the corpus, in input order, or `None` at the end. An input that fails
+    /// part-way is noted in [`Corpus::skipped`] and the next input continues.
+    pub fn next_speech(&mut self) -> Result<Option<Speech>, Error> {
+        while self.current < self.inputs.len() {
+            let input = &mut self.inputs[self.current];
+            let row = match input.reader.next_row() {
+                Ok(Some(row)) => row,
+                Ok(None) => {
+                    self.current += 1;
+                    continue;
+                }
+                Err(e) => {
+                    self.skipped.push(e.to_string());
+                    self.current += 1;
+                    continue;
+                }
+            };
+            self.rows_read += 1;
+            let mut fields = vec![String::new(); self.columns.len()];
+            for (i, value) in row.fields.iter().enumerate().take(input.to_corpus.len()) {
+                fields[input.to_corpus[i]] = String::from_utf8_lossy(value).into_owned();
+            }
+            let id = match input.id_at.and_then(|i| row.fields.get(i)) {
+                Some(raw) => String::from_utf8_lossy(raw).into_owned(),
+                None => self.rows_read.to_string(),
+            };
+            let text = match row.problem {
+                Some(p) => Err(p),
+                None => match std::str::from_utf8(row.fields.get(input.text_at).map_or(&[][..], Vec::as_slice)) {
+                    Ok(t) => Ok(t.to_string()),
+                    Err(_) => Err(RowProblem::InvalidUtf8),
+                },
+            };
+            let raw = if text.is_err() && row.raw.is_empty() { join_fields(&row.fields) } else { row.raw };
+            let raw = if text.is_err() { raw } else { Vec::new() };
+            return Ok(Some(Speech { source: self.current, line: row.line, id, fields, text, raw }));
+        }
+        Ok(None)
+    }
+}
+
+/// A row's fields as one CSV line, for the rejects file of readers that keep no raw bytes.
+fn join_fields(fields: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = ::csv::WriterBuilder::new().terminator(::csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    let mut bytes = w.into_inner().unwrap_or_default();
+    bytes.pop();
+    bytes
+}
