@@ -207,7 +207,7 @@ pub fn join(
         let mut map: HashMap<String, usize> = HashMap::new();
         for (i, (id, line, _)) in rows.iter().enumerate() {
             if map.insert(id.clone(), i).is_some() {
-                problems.push(format!("{}:{line}: id `{id}` appears twice", path.display()));
+                problems.push(format!("id `{id}` appears twice in {} (line {line})", path.display()));
             }
         }
         map
@@ -215,7 +215,11 @@ pub fn join(
     let gold_ix = index(&gold, gold_path, &mut problems);
     let pred_ix = index(&pred, pred_path, &mut problems);
     let missing = |from: &[(String, usize, Labels)], other: &HashMap<String, usize>| -> Vec<String> {
-        from.iter().filter(|(id, _, _)| !other.contains_key(id)).map(|(id, _, _)| id.clone()).collect()
+        let mut seen = std::collections::HashSet::new();
+        from.iter()
+            .filter(|(id, _, _)| !other.contains_key(id) && seen.insert(id.clone()))
+            .map(|(id, _, _)| id.clone())
+            .collect()
     };
     for (ids, side) in [(missing(&gold, &pred_ix), pred_path), (missing(&pred, &gold_ix), gold_path)] {
         if !ids.is_empty() {
@@ -225,7 +229,7 @@ pub fn join(
         }
     }
     if !problems.is_empty() {
-        return Err(Error::Input { path: pred_path.to_path_buf(), what: problems.join("\n  ") });
+        return Err(Error::Input { path: pred_path.to_path_buf(), what: format!("cannot join on id:\n  {}", problems.join("\n  ")) });
     }
     let pred_rows: Vec<Labels> = gold.iter().map(|(id, _, _)| pred[pred_ix[id]].2.clone()).collect();
     Ok((gold.into_iter().map(|(_, _, l)| l).collect(), pred_rows))
@@ -318,7 +322,7 @@ mod tests {
         let err = join(vec![row("a"), row("b")], vec![row("a"), row("c"), row("c")], Path::new("gold.csv"), Path::new("pred.csv"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("id `c` appears twice"), "{err}");
+        assert!(err.contains("id `c` appears twice in pred.csv (line 2)"), "{err}");
         assert!(err.contains("1 ids are missing from pred.csv: b"), "{err}");
         assert!(err.contains("1 ids are missing from gold.csv: c"), "{err}");
     }
