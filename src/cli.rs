@@ -59,6 +59,15 @@ pub enum Command {
         "  parlscan classify speeches.csv --head models/heads/team.json -o labelled.csv\n\n",
         exit_codes!()))]
     Fit(FitArgs),
+
+    /// Merge the part files of a sharded run into the single-machine output, after checking they
+    /// come from the same input, model, head and taxonomy and cover every shard exactly once.
+    #[command(after_help = concat!(
+        "Example (4 shards):\n",
+        "  for i in 0 1 2 3; do parlscan classify speeches.csv --shard $i/4 -o out/part-$i.csv; done\n",
+        "  parlscan merge out/part-*.csv -o labelled.csv\n\n",
+        exit_codes!()))]
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +156,34 @@ pub struct ClassifyArgs {
     /// Ignore a checkpoint left by an interrupted run and start over.
     #[arg(long)]
     pub restart: bool,
+
+    /// Label only shard I of N (0-based): the speeches whose id hashes to I. The output is a part
+    /// file (with a leading `parlscan_row` column) for `parlscan merge`. Without this flag the shard
+    /// comes from SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT (or _MIN/_MAX), or from
+    /// JOB_COMPLETION_INDEX with --shards. Example: `--shard 2/4`
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+
+    /// The number of shards when the index comes from a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX). Example: `--shards 8`
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Part files written by `classify --shard` (or a Slurm array), in any order.
+    /// Example: `parlscan merge out/part-*.csv -o labelled.csv`
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<PathBuf>,
+
+    /// The merged output: the same bytes a single-machine run writes.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+
+    /// No summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -235,6 +272,10 @@ mod tests {
         assert!(a.incremental && a.restart);
         assert_eq!(a.checkpoint_every, 10);
         assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--incremental"]).is_err(), "needs -o");
+        let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--shard", "1/4", "--shards", "4"]).unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert_eq!((a.shard, a.shards), (Some(crate::shard::Shard { index: 1, count: 4 }), Some(4)));
+        assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--shard", "4/4"]).is_err());
     }
 
     #[test]
@@ -262,6 +303,16 @@ mod tests {
         assert_eq!((a.output, a.model, a.taxonomy), ("h.json".into(), Some("m".into()), Some("t".into())));
         assert_eq!((a.text_col.as_str(), a.group_col.as_str(), a.folds, a.taxonomy_examples.as_str(), a.threads), ("body", "debate", 3, "no", 1));
         assert!(Cli::try_parse_from(["parlscan", "fit", "--train", "a.csv", "-o", "h", "--taxonomy-examples", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn every_merge_flag_parses() {
+        let cli = Cli::try_parse_from(["parlscan", "merge", "p0.csv", "p1.csv", "-o", "out.csv", "--quiet"]).unwrap();
+        let Command::Merge(a) = cli.command else { panic!("merge") };
+        assert_eq!(a.parts, [PathBuf::from("p0.csv"), PathBuf::from("p1.csv")]);
+        assert_eq!(a.output, PathBuf::from("out.csv"));
+        assert!(a.quiet);
+        assert!(Cli::try_parse_from(["parlscan", "merge", "p0.csv"]).is_err(), "-o is required");
     }
 
     #[test]

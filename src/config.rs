@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub incremental: bool,
     pub checkpoint_every: usize,
     pub restart: bool,
+    /// This process's shard and where that came from (the flag, Slurm, Kubernetes).
+    pub shard: Option<(crate::shard::Shard, String)>,
 }
 
 /// Which scorer `classify` uses.
@@ -101,6 +103,16 @@ impl RunConfig {
         if args.batch_tokens < 512 {
             problems.push(Error::Usage(format!("--batch-tokens {} is too small (at least 512)", args.batch_tokens)));
         }
+        let shard = match args.shard {
+            Some(s) => Some((s, "--shard".to_string())),
+            None => crate::shard::from_env(|k| std::env::var(k).ok(), args.shards).unwrap_or_else(|e| {
+                problems.push(Error::Usage(e));
+                None
+            }),
+        };
+        if shard.is_some() && args.output.as_ref().is_none_or(|o| o.as_os_str() == "-") {
+            problems.push(Error::Usage("a sharded run writes a part file: pass -o FILE".into()));
+        }
         let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
         if let Err(e) = check_model_dir(&model_dir) {
             problems.push(e);
@@ -138,6 +150,7 @@ impl RunConfig {
             incremental: args.incremental,
             checkpoint_every: args.checkpoint_every,
             restart: args.restart,
+            shard,
         })
     }
 }

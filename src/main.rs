@@ -44,6 +44,22 @@ fn run(cli: Cli) -> Result<i32, Error> {
             }
             Ok(exit::OK)
         }
+        Command::Merge(args) => {
+            let merged = parlscan::merge::merge(&args.parts, &args.output)?;
+            if !args.quiet {
+                eprintln!(
+                    "parlscan: merged {} parts: {} rows ({} scored, {} reused, {} resumed, {} rejected); wrote {}",
+                    merged.parts,
+                    merged.rows,
+                    merged.counts.scored,
+                    merged.counts.reused,
+                    merged.counts.resumed,
+                    merged.counts.rejected,
+                    args.output.display()
+                );
+            }
+            Ok(merged.exit_status)
+        }
         Command::Fit(args) => {
             parlscan::fit::run(&args)?;
             Ok(exit::OK)

@@ -106,6 +106,10 @@ pub struct Manifest {
     pub rejects: Option<String>,
     pub fingerprints: Fingerprints,
     pub labels_key: String,
+    /// What the whole output depends on (inputs, labels, settings); parts of one sharded run share it.
+    pub run_key: String,
+    /// `I/N` for a part file of a sharded run.
+    pub shard: Option<String>,
     pub counts: Counts,
     pub timings: Timings,
     pub exit_status: i32,

@@ -207,11 +207,16 @@ impl Labeller {
         let multi = corpus.sources.len() > 1;
         let block_size = options.checkpoint_every.clamp(1, BLOCK);
         let mut skipped = 0;
-        let mut block: Vec<Speech> = Vec::with_capacity(block_size);
+        let mut position = 0usize;
+        let mut block: Vec<(usize, Speech)> = Vec::with_capacity(block_size);
         loop {
             block.clear();
             while block.len() < block_size {
                 let Some(speech) = corpus.next_speech()? else { break };
+                position += 1;
+                if options.shard.is_some_and(|s| !s.owns(&speech.id)) {
+                    continue;
+                }
                 if let Err(problem) = &speech.text {
                     summary.rejects.push(reject(corpus, &speech, &problem.status()));
                 }
@@ -219,22 +224,26 @@ impl Labeller {
                     skipped += 1;
                     continue;
                 }
-                block.push(speech);
+                block.push((position - 1, speech));
             }
             if block.is_empty() {
                 break;
             }
             let reused: Vec<Option<&[String]>> = block
                 .iter()
-                .map(|s| match (&options.previous, &s.text) {
+                .map(|(_, s)| match (&options.previous, &s.text) {
                     (Some(p), Ok(text)) => p.get(&s.id, text),
                     _ => None,
                 })
                 .collect();
-            let to_score: Vec<&Speech> = block.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|(s, _)| s).collect();
+            let to_score: Vec<&Speech> = block.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|((_, s), _)| s).collect();
             let mut labelled = self.label_block(&to_score)?.into_iter();
-            for (speech, reuse) in block.iter().zip(reused) {
-                let mut row: Vec<String> = speech.fields.clone();
+            for ((at, speech), reuse) in block.iter().zip(reused) {
+                let mut row: Vec<String> = Vec::with_capacity(speech.fields.len() + 32);
+                if options.shard.is_some() {
+                    row.push(at.to_string());
+                }
+                row.extend(speech.fields.iter().cloned());
                 if multi {
                     row.push(corpus.sources[speech.source].name.clone());
                 }
@@ -285,6 +294,8 @@ pub struct RunOptions<'a> {
     pub previous: Option<&'a Previous>,
     /// Rows between checkpoints.
     pub checkpoint_every: usize,
+    /// Label only this shard's speeches, each row led by its input position.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// A rejects-file row: file, line, reason, the raw bytes (invalid UTF-8 as `\xNN`).
@@ -303,6 +314,9 @@ fn reject(corpus: &Corpus, speech: &Speech, reason: &str) -> [String; 4] {
 fn status_kind(status: &str) -> String {
     status.split(':').next().unwrap_or(status).to_string()
 }
+
+/// The column that leads a part file's rows: the row's position in the whole input.
+pub const PART_ROW_COLUMN: &str = "parlscan_row";
 
 /// The output header: passthrough columns, `source_file` when several inputs, then the labels.
 pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
@@ -401,12 +415,22 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
         &config.taxonomy.path,
         &config.taxonomy.fingerprint,
     )?;
-    let header = header(&corpus, &config.taxonomy);
+    let single_header = header(&corpus, &config.taxonomy);
+    let shard = config.shard.as_ref().map(|(s, _)| *s);
+    let header = match shard {
+        Some(_) => [vec![PART_ROW_COLUMN.to_string()], single_header.clone()].concat(),
+        None => single_header.clone(),
+    };
     let note = |msg: String| {
         if !config.quiet {
             eprintln!("parlscan: {msg}");
         }
     };
+    if let Some((s, from)) = &config.shard {
+        note(format!("labelling shard {s} (from {from})"));
+    }
+    let settings = format!("{}|{}|{}", config.columns.text, config.columns.id, single_header.join(","));
+    let run_key = fingerprints.run_key(&settings);
     let previous = match (&config.output, config.incremental) {
         (Some(out), true) if out.is_file() => {
             let labels = output::label_columns(&config.taxonomy).len();
@@ -426,8 +450,8 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     };
     let (mut sink, resume) = match &config.output {
         Some(dest) => {
-            let settings = format!("{}|{}|{}", config.columns.text, config.columns.id, header.join(","));
-            Sink::file(dest, &header, &fingerprints.run_key(&settings), config.checkpoint_every, config.restart)?
+            let checkpoint_key = format!("{run_key}|{}", shard.map(|s| s.to_string()).unwrap_or_default());
+            Sink::file(dest, &header, &checkpoint_key, config.checkpoint_every, config.restart)?
         }
         None => (Sink::stdout(&header)?, Default::default()),
     };
@@ -443,6 +467,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
         resumed_summary: resume.summary,
         previous: previous.as_ref(),
         checkpoint_every: config.checkpoint_every,
+        shard,
     };
     let result = labeller.run(&mut corpus, &mut sink, options, |s| {
         if let Some(bar) = &bar {
@@ -469,6 +494,8 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
             output: out.display().to_string(),
             rejects: rejects.map(|p| p.display().to_string()),
             labels_key: fingerprints.labels_key(),
+            run_key,
+            shard: shard.map(|s| s.to_string()),
             fingerprints,
             counts: summary.counts.clone(),
             timings: Timings {
