@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Sets everything up (idempotent) and runs the whole test suite with the real model.
-# Tests read ../shared/data/dev.csv and ../shared/seed/ in place.
+# Sets everything up (idempotent) and runs the whole test suite with the real model: the Rust tests
+# (unit, integration, property), then the sharded mode on a real one-node Slurm cluster.
+# Tests read ../shared/data/dev.csv and ../shared/seed/ in place. The Slurm part needs root.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
 # One build profile for tests and the binary; tests run the real model, so release.
 cargo test --release --locked "$@"
+bash scripts/slurm/test.sh

@@ -69,6 +69,35 @@ pub fn embed_all(
     Ok(out)
 }
 
+/// Like [`embed_all`], also pooling token spans of each sequence (`spans[i]` for sequence `i`):
+/// returns the sequence embeddings and, per sequence, its span embeddings.
+pub fn embed_all_with_spans(
+    encoder: &dyn Encoder,
+    sequences: &[&[u32]],
+    spans: &[Vec<Range<usize>>],
+    max_len: usize,
+    budget_tokens: usize,
+) -> Result<(Array2<f32>, Vec<Array2<f32>>), Error> {
+    let lengths: Vec<usize> = sequences.iter().map(|s| s.len()).collect();
+    let mut out = Array2::<f32>::zeros((sequences.len(), encoder.dim()));
+    let mut span_out = vec![Array2::<f32>::zeros((0, encoder.dim())); sequences.len()];
+    for b in plan(&lengths, max_len, budget_tokens) {
+        let batch = TokenBatch {
+            sequences: b.members.iter().map(|&i| sequences[i]).collect(),
+            padded_len: b.padded_len,
+        };
+        let batch_spans: Vec<&[Range<usize>]> = b.members.iter().map(|&i| spans[i].as_slice()).collect();
+        let (rows, pooled) = encoder.embed_spans(&batch, &batch_spans)?;
+        for (k, &i) in b.members.iter().enumerate() {
+            out.row_mut(i).assign(&rows.row(k));
+        }
+        for (k, p) in pooled.into_iter().enumerate() {
+            span_out[b.members[k]] = p;
+        }
+    }
+    Ok((out, span_out))
+}
+
 /// Ranges of consecutive items with the same key.
 fn runs<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> Vec<Range<usize>> {
     let mut out = Vec::new();

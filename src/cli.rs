@@ -164,6 +164,24 @@ pub struct ClassifyArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::shard::Shard>,
 
+    /// Input format for every input: auto (from the name, else the content), csv, tsv, jsonl,
+    /// parlamint (NAME.txt + NAME-meta.tsv) or parlparse (TheyWorkForYou XML). Example: `--input-format jsonl`
+    #[arg(long, default_value = "auto", value_name = "NAME")]
+    pub input_format: crate::corpus::InputFormat,
+
+    /// Field separator of CSV input (default: `,`, or tab for .tsv). Example: `--delimiter ';'`
+    #[arg(long, value_name = "C", value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// Output format: csv, tsv, jsonl, parquet, labelstudio, prodigy or doccano.
+    /// Example: `--format parquet -o labelled.parquet`
+    #[arg(long, default_value = "csv", value_name = "NAME")]
+    pub format: crate::output_formats::OutputFormat,
+
+    /// Start CSV/TSV output with a UTF-8 byte-order mark, so Excel shows accents and curly quotes.
+    #[arg(long)]
+    pub excel: bool,
+
     /// The number of shards when the index comes from a Kubernetes Indexed Job
     /// (JOB_COMPLETION_INDEX). Example: `--shards 8`
     #[arg(long, value_name = "N")]
@@ -233,6 +251,15 @@ pub struct FitArgs {
     pub threads: usize,
 }
 
+/// A one-byte field separator: a single ASCII character, or `\t` / `tab`.
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("`{s}` is not a single ASCII character (use `tab` for a tab)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +303,22 @@ mod tests {
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!((a.shard, a.shards), (Some(crate::shard::Shard { index: 1, count: 4 }), Some(4)));
         assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--shard", "4/4"]).is_err());
+        let cli = Cli::try_parse_from([
+            "parlscan", "classify", "a.xml", "--input-format", "parlparse", "--delimiter", ";", "--format", "parquet", "--excel",
+        ])
+        .unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert_eq!(a.input_format, crate::corpus::InputFormat::Parlparse);
+        assert_eq!(a.delimiter, Some(b';'));
+        assert_eq!(a.format, crate::output_formats::OutputFormat::Parquet);
+        assert!(a.excel);
+        for bad in [&["--input-format", "xls"][..], &["--format", "xlsx"], &["--delimiter", ";;"]] {
+            assert!(Cli::try_parse_from([&["parlscan", "classify", "a.csv"][..], bad].concat()).is_err(), "{bad:?}");
+        }
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--delimiter", "tab"]).unwrap().command else {
+            panic!("classify")
+        };
+        assert_eq!(a.delimiter, Some(b'\t'));
     }
 
     #[test]

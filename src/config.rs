@@ -34,6 +34,10 @@ pub struct RunConfig {
     pub restart: bool,
     /// This process's shard and where that came from (the flag, Slurm, Kubernetes).
     pub shard: Option<(crate::shard::Shard, String)>,
+    pub input_format: crate::corpus::InputFormat,
+    pub delimiter: Option<u8>,
+    pub format: crate::output_formats::OutputFormat,
+    pub excel: bool,
 }
 
 /// Which scorer `classify` uses.
@@ -81,6 +85,21 @@ impl RunConfig {
             if input.as_os_str() != "-" && !input.exists() {
                 problems.push(Error::io(input, std::io::ErrorKind::NotFound.into()));
             }
+        }
+        // Folders stand for the inputs inside them.
+        let inputs = if problems.is_empty() {
+            crate::corpus::expand_inputs(&args.inputs).unwrap_or_else(|e| {
+                problems.push(e);
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        if problems.is_empty() && inputs.is_empty() {
+            problems.push(Error::Usage("no readable inputs in the folders given".into()));
+        }
+        if args.incremental && (args.format != crate::output_formats::OutputFormat::Csv || args.excel) {
+            problems.push(Error::Usage("--incremental reads the previous output back: it needs --format csv without --excel".into()));
         }
         if args.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
             problems.push(Error::Usage("stdin (`-`) can be read only once".into()));
@@ -138,7 +157,7 @@ impl RunConfig {
             args.threads
         };
         Ok(RunConfig {
-            inputs: args.inputs.clone(),
+            inputs,
             output: args.output.clone().filter(|o| o.as_os_str() != "-"),
             columns: Columns { text: args.text_col.clone(), id: args.id_col.clone() },
             model_dir,
@@ -151,6 +170,10 @@ impl RunConfig {
             checkpoint_every: args.checkpoint_every,
             restart: args.restart,
             shard,
+            input_format: args.input_format,
+            delimiter: args.delimiter,
+            format: args.format,
+            excel: args.excel,
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod incremental;
 pub mod manifest;
 pub mod merge;
 pub mod output;
+pub mod output_formats;
 pub mod pipeline;
 pub mod score;
 pub mod segment;

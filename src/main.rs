@@ -9,6 +9,7 @@ use parlscan::error::{exit, Error};
 use parlscan::evaluate;
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
@@ -63,6 +64,20 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Fit(args) => {
             parlscan::fit::run(&args)?;
             Ok(exit::OK)
+        }
+    }
+}
+
+/// glibc hands large freed blocks back to the kernel after every libtorch op, and the mmap/munmap
+/// churn of the attention tensors cost about a third of the run time here; keep them instead
+/// (`scripts/bench.sh` measures it; PARLSCAN_MALLOC=default turns it off for comparison).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("PARLSCAN_MALLOC").is_none_or(|v| v != "default") {
+        // SAFETY: mallopt only tunes glibc's allocator; called before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_MAX, 0);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
         }
     }
 }

@@ -95,6 +95,9 @@ pub struct Counts {
     pub rejected: usize,
     /// Rows kept with a status other than `ok`, by status.
     pub not_scored: std::collections::BTreeMap<String, usize>,
+    /// ParlParse speeches with no text, which are not rows.
+    #[serde(default)]
+    pub skipped_empty: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +116,9 @@ pub struct Manifest {
     pub counts: Counts,
     pub timings: Timings,
     pub exit_status: i32,
+    /// Inputs that failed part-way, with why; their rows before the fault are in the output.
+    #[serde(default)]
+    pub skipped_inputs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -172,6 +172,8 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
         counts.reused += c.reused;
         counts.resumed += c.resumed;
         counts.rejected += c.rejected;
+        // Every shard reads every input, so each saw all the empty speeches.
+        counts.skipped_empty = counts.skipped_empty.max(c.skipped_empty);
         for (k, v) in &c.not_scored {
             *counts.not_scored.entry(k.clone()).or_default() += v;
         }
@@ -219,6 +221,7 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
             speeches_per_second: 0.0,
         },
         exit_status,
+        skipped_inputs: parts[0].manifest.skipped_inputs.clone(),
     };
     manifest.write(&manifest_path(output))?;
     Ok(Merged { rows, parts: parts.len(), counts, exit_status })

@@ -5,7 +5,7 @@
 //! previous output's rows (`--incremental`), and writes the manifest and rejects beside it.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,6 +23,7 @@ use crate::fingerprint;
 use crate::incremental::Previous;
 use crate::manifest::{self, Counts, Fingerprints, Manifest, Timings};
 use crate::output::{self, Sink};
+use crate::output_formats::{FormatContext, OutputFormat};
 use crate::score::head::{Head, HeadFile};
 use crate::score::prototypes::Prototypes;
 use crate::score::Scorer;
@@ -62,6 +63,9 @@ pub struct Summary {
     /// Rows that could not be parsed: file, line, reason, raw bytes.
     #[serde(skip)]
     pub rejects: Vec<[String; 4]>,
+    /// Inputs that failed part-way (what was read before stays), with why.
+    #[serde(skip)]
+    pub skipped_inputs: Vec<String>,
 }
 
 impl Summary {
@@ -69,9 +73,9 @@ impl Summary {
         self.counts.read as f64 / self.wall.as_secs_f64().max(1e-9)
     }
 
-    /// 0 when every row is labelled, 1 when some were not scored.
+    /// 0 when every row is labelled, 1 when some were not scored or an input was cut short.
     pub fn exit_code(&self) -> i32 {
-        if self.counts.not_scored.is_empty() { exit::OK } else { exit::PARTIAL }
+        if self.counts.not_scored.is_empty() && self.skipped_inputs.is_empty() { exit::OK } else { exit::PARTIAL }
     }
 }
 
@@ -96,6 +100,12 @@ impl std::fmt::Display for Summary {
         for (status, n) in &c.not_scored {
             write!(f, "\n  not scored: {n} × {status}")?;
         }
+        if c.skipped_empty > 0 {
+            write!(f, "\n  skipped: {} speeches with no text (ParlParse)", c.skipped_empty)?;
+        }
+        for why in &self.skipped_inputs {
+            write!(f, "\n  input cut short (rows before the fault kept): {why}")?;
+        }
         Ok(())
     }
 }
@@ -119,15 +129,19 @@ impl Labeller {
         let prepared: Vec<Prepared> = speeches.par_iter().map(|s| prepare(words, s)).collect();
         let mut owners = Vec::new();
         let mut sequences: Vec<&[u32]> = Vec::new();
+        let mut spans: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
         for (i, p) in prepared.iter().enumerate() {
             if let Ok(seg) = p {
                 for c in &seg.chunks {
                     owners.push(i);
                     sequences.push(&c.ids);
+                    // Sentences of multi-sentence chunks are pooled in context, for the evidence.
+                    spans.push(if c.spans.len() > 1 { c.spans.clone() } else { Vec::new() });
                 }
             }
         }
-        let embeddings = batch::embed_all(&*self.encoder, &sequences, self.words.max_len(), self.batch_tokens)?;
+        let (embeddings, span_embeddings) =
+            batch::embed_all_with_spans(&*self.encoder, &sequences, &spans, self.words.max_len(), self.batch_tokens)?;
         let chunk_scores = self.scorer.score(embeddings.view());
 
         let (thresholds, on_threshold) = (&self.thresholds, self.on_topic_threshold);
@@ -139,7 +153,14 @@ impl Labeller {
             per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold));
             start = end;
         }
-        let evidence = self.evidence(&prepared, &per_speech)?;
+        let first_chunk: Vec<usize> = {
+            let mut firsts = vec![usize::MAX; speeches.len()];
+            for (k, &o) in owners.iter().enumerate().rev() {
+                firsts[o] = k;
+            }
+            firsts
+        };
+        let evidence = self.evidence(&prepared, &per_speech, &first_chunk, &span_embeddings);
         Ok(prepared
             .into_iter()
             .zip(per_speech)
@@ -148,45 +169,34 @@ impl Labeller {
             .collect())
     }
 
-    /// The sentence that most supports each speech's top topic: the best-scoring piece of the
-    /// chunk where that topic is strongest (pieces of one-piece chunks need no extra encoding).
-    fn evidence(&self, prepared: &[Prepared], scores: &[Option<SpeechScores>]) -> Result<Vec<String>, Error> {
-        let mut out = vec![String::new(); prepared.len()];
-        let mut candidates: Vec<(usize, usize)> = Vec::new();
-        for (i, (p, s)) in prepared.iter().zip(scores).enumerate() {
-            let (Ok(seg), Some(s)) = (p, s) else { continue };
-            let Some(chunk) = s.best_chunk else { continue };
-            let pieces = seg.chunks[chunk].pieces.clone();
-            if pieces.len() == 1 {
-                out[i] = seg.piece_text(pieces.start).to_string();
-            } else {
-                candidates.extend(pieces.map(|k| (i, k)));
-            }
-        }
-        if candidates.is_empty() {
-            return Ok(out);
-        }
-        let wrapped: Vec<Vec<u32>> = candidates
+    /// The sentence that most supports each speech's top topic: among the sentences of the chunk
+    /// where that topic is strongest, the one whose in-context embedding (pooled from the same
+    /// forward pass) scores highest for it. No extra model work.
+    fn evidence(
+        &self,
+        prepared: &[Prepared],
+        scores: &[Option<SpeechScores>],
+        first_chunk: &[usize],
+        span_embeddings: &[ndarray::Array2<f32>],
+    ) -> Vec<String> {
+        prepared
             .iter()
-            .map(|&(i, k)| self.words.wrap(&prepared[i].as_ref().expect("scored").pieces[k].ids))
-            .collect();
-        let seqs: Vec<&[u32]> = wrapped.iter().map(Vec::as_slice).collect();
-        let embeddings = batch::embed_all(&*self.encoder, &seqs, self.words.max_len(), self.batch_tokens)?;
-        let piece_scores = self.scorer.score(embeddings.view());
-        let mut best: Vec<Option<(f64, usize)>> = vec![None; prepared.len()];
-        for (&(i, k), ps) in candidates.iter().zip(&piece_scores) {
-            let top = scores[i].as_ref().and_then(SpeechScores::top_topic).expect("has a top topic");
-            let value = ps.topics[top];
-            if best[i].is_none_or(|(v, _)| value > v) {
-                best[i] = Some((value, k));
-            }
-        }
-        for (i, b) in best.into_iter().enumerate() {
-            if let (Some((_, k)), Ok(seg)) = (b, &prepared[i]) {
-                out[i] = seg.piece_text(k).to_string();
-            }
-        }
-        Ok(out)
+            .zip(scores)
+            .enumerate()
+            .map(|(i, (p, s))| {
+                let (Ok(seg), Some(s)) = (p, s) else { return String::new() };
+                let (Some(chunk), Some(top)) = (s.best_chunk, s.top_topic()) else { return String::new() };
+                let pieces = seg.chunks[chunk].pieces.clone();
+                let best = if pieces.len() == 1 {
+                    0
+                } else {
+                    let sentences = &span_embeddings[first_chunk[i] + chunk];
+                    let values: Vec<f64> = self.scorer.score(sentences.view()).iter().map(|c| c.topics[top]).collect();
+                    aggregate::argmax(&values)
+                };
+                seg.piece_text(pieces.start + best).to_string()
+            })
+            .collect()
     }
 
     /// Labels a whole corpus into a sink, in input order. The first `skip` rows are already in
@@ -398,13 +408,50 @@ fn write_rejects(output: &std::path::Path, rejects: &[[String; 4]]) -> Result<Op
     Ok(Some(path))
 }
 
+/// Where the canonical CSV of a converted output is journalled: hidden, beside the output.
+fn canonical_path(dest: &Path) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.canonical.csv"))
+}
+
+/// Writes the requested format from the canonical CSV: to the output file (atomically) or stdout.
+fn write_format(config: &RunConfig, canonical: &Path, labeller: &Labeller) -> Result<(), Error> {
+    let ctx = FormatContext {
+        text_col: config.columns.text.clone(),
+        id_col: config.columns.id.clone(),
+        topics: labeller.taxonomy.topics.iter().map(|t| t.name.clone()).collect(),
+        thresholds: labeller.thresholds.clone(),
+        model_version: format!(
+            "parlscan {} {} {}",
+            env!("CARGO_PKG_VERSION"),
+            config.model_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            labeller.head.as_ref().map_or("prototypes".into(), |h| h.display().to_string())
+        ),
+        excel_bom: config.excel,
+        output: config.output.clone().unwrap_or_else(|| PathBuf::from("-")),
+    };
+    match &config.output {
+        Some(dest) => {
+            let mut bytes = Vec::new();
+            crate::output_formats::convert(config.format, canonical, &mut bytes, &ctx)?;
+            output::write_atomically(dest, &bytes)
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            crate::output_formats::convert(config.format, canonical, &mut lock, &ctx)?;
+            std::io::Write::flush(&mut lock).map_err(|e| Error::write(Path::new("-"), e))
+        }
+    }
+}
+
 /// The `classify` command: label every input into the output, with a progress bar on stderr when
 /// it is a terminal. A file output appears only if the whole run succeeds, with its manifest (and
 /// rejects) beside it; an interrupted run resumes from its last checkpoint when rerun.
 pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     config::set_threads(config.threads);
-    let mut corpus = Corpus::open(&config.inputs, &config.columns)?;
+    let mut corpus = Corpus::open_as(&config.inputs, &config.columns, config.input_format, config.delimiter)?;
     let model_sha256 = fingerprint::sha256_file(&config.model_dir.join("model.safetensors"))?;
     let labeller = Labeller::load(config, &model_sha256)?;
     let fingerprints = Fingerprints::compute(
@@ -448,7 +495,20 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
         }
         _ => None,
     };
-    let (mut sink, resume) = match &config.output {
+    // Other formats than plain CSV are written from the canonical CSV at the end; the canonical
+    // CSV is the checkpointed journal meanwhile.
+    let converted = config.format != OutputFormat::Csv || config.excel;
+    let stdout_canonical = match (&config.output, converted) {
+        (None, true) => Some(tempfile::Builder::new().prefix("parlscan-").suffix(".csv").tempfile().map_err(|e| Error::write(Path::new("-"), e))?.into_temp_path()),
+        _ => None,
+    };
+    let journal: Option<PathBuf> = match (&config.output, &stdout_canonical) {
+        (Some(dest), _) if converted => Some(canonical_path(dest)),
+        (Some(dest), _) => Some(dest.clone()),
+        (None, Some(temp)) => Some(temp.to_path_buf()),
+        (None, None) => None,
+    };
+    let (mut sink, resume) = match &journal {
         Some(dest) => {
             let checkpoint_key = format!("{run_key}|{}", shard.map(|s| s.to_string()).unwrap_or_default());
             Sink::file(dest, &header, &checkpoint_key, config.checkpoint_every, config.restart)?
@@ -477,7 +537,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let summary = match result {
+    let mut summary = match result {
         Ok(summary) => summary,
         Err(e) => {
             sink.abandon();
@@ -485,6 +545,14 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
         }
     };
     sink.finish()?;
+    if let Some(canonical) = journal.as_ref().filter(|_| converted) {
+        write_format(config, canonical, &labeller)?;
+        let _ = std::fs::remove_file(canonical);
+    }
+    if !corpus.skipped.is_empty() {
+        summary.skipped_inputs = corpus.skipped.clone();
+    }
+    summary.counts.skipped_empty = corpus.skipped_empty() as usize;
     if let Some(out) = &config.output {
         let rejects = write_rejects(out, &summary.rejects)?;
         let manifest = Manifest {
@@ -504,6 +572,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
                 speeches_per_second: summary.speeches_per_second(),
             },
             exit_status: summary.exit_code(),
+            skipped_inputs: summary.skipped_inputs.clone(),
         };
         manifest.write(&manifest::manifest_path(out))?;
     }
@@ -514,7 +583,7 @@ fn progress_bar(config: &RunConfig) -> Option<ProgressBar> {
     if config.quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    let total = crate::corpus::csv::count_rows(&config.inputs);
+    let total = crate::corpus::count_rows_as(&config.inputs, config.input_format, config.delimiter);
     let bar = match total {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::no_length(),

@@ -25,6 +25,8 @@ pub struct Piece {
 pub struct Chunk {
     pub pieces: Range<usize>,
     pub ids: Vec<u32>,
+    /// Where each of its pieces sits in `ids` (after the leading special tokens).
+    pub spans: Vec<Range<usize>>,
 }
 
 /// A cleaned speech cut into pieces and chunks.
@@ -141,7 +143,15 @@ impl WordPieces {
             .into_iter()
             .map(|range| {
                 let ids: Vec<u32> = pieces[range.clone()].iter().flat_map(|p| p.ids.iter().copied()).collect();
-                Chunk { ids: self.wrap(&ids), pieces: range }
+                let mut at = self.prefix.len();
+                let spans = pieces[range.clone()]
+                    .iter()
+                    .map(|p| {
+                        at += p.ids.len();
+                        at - p.ids.len()..at
+                    })
+                    .collect();
+                Chunk { ids: self.wrap(&ids), pieces: range, spans }
             })
             .collect();
         let n_words = cleaned.split_whitespace().count();

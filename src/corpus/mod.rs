@@ -1,16 +1,24 @@
 //! The source stage: reads speeches from input files into [`Speech`] records, keeping every
 //! input column for passthrough and the file and line each speech came from.
 //!
-//! One file per input format, each a [`Reader`] of raw rows; [`Corpus`] strings the inputs
-//! together, unions their columns, finds the text and id, and checks the text is UTF-8. A row that
-//! cannot be used is not an error here: it becomes a `Speech` whose `text` says why
-//! ([`RowProblem`]), so it keeps its place in the output. An input that fails part-way (a
-//! truncated file, malformed XML) keeps the rows read before the failure; the run goes on with the
-//! other inputs and the summary names what was skipped.
+//! One file per input format, each a [`Reader`] of raw rows: `csv` (CSV and TSV), `jsonl`,
+//! `parlamint` (ParlaMint `.txt` with its `-meta.tsv`), `parlparse` (TheyWorkForYou debate XML);
+//! `open` picks one by [`InputFormat`], name or content, decompresses gzip and expands folders.
+//! [`Corpus`] strings the inputs together, unions their columns, finds the text and id, and
+//! checks the text is UTF-8. A row that cannot be used is not an error here: it becomes a
+//! `Speech` whose `text` says why ([`RowProblem`]), so it keeps its place in the output. An input
+//! that fails part-way (a truncated file, malformed XML) keeps the rows read before the failure;
+//! the run goes on with the other inputs and the summary names what was skipped.
 
 pub mod csv;
+pub mod jsonl;
+mod open;
+pub mod parlamint;
+pub mod parlparse;
 
-use std::path::{Path, PathBuf};
+pub use open::{count_rows, count_rows_as, expand_inputs, open_input, open_input_as, InputFormat};
+
+use std::path::PathBuf;
 
 use crate::error::Error;
 
@@ -81,11 +89,11 @@ pub trait Reader: Send {
     fn columns(&self) -> &[String];
     /// The next row, `None` at the end, or an error that ends this input (what was read stays).
     fn next_row(&mut self) -> Result<Option<RawRow>, Error>;
-}
-
-/// Opens one input path with the reader its format needs.
-pub fn open_input(path: &Path) -> Result<Box<dyn Reader>, Error> {
-    Ok(Box::new(csv::CsvReader::open(path)?))
+    /// Records passed over so far because they hold no text at all (ParlParse speeches with no
+    /// paragraphs); they are not rows, so only this count tells of them.
+    fn skipped_empty(&self) -> u64 {
+        0
+    }
 }
 
 struct Input {
@@ -109,23 +117,41 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// Opens every input and reads its columns. Fails, naming the file and the columns it has, when
-    /// an input has no text column.
+    /// Opens every input and reads its columns. An input that cannot be used (no text column, a
+    /// ParlaMint text without its metadata, an unreadable header) is an error naming the file when
+    /// it is the only one; among several, it is skipped and noted in [`Corpus::skipped`], and the
+    /// others are read.
     pub fn open(paths: &[PathBuf], cols: &Columns) -> Result<Self, Error> {
+        Self::open_as(paths, cols, InputFormat::Auto, None)
+    }
+
+    /// [`Corpus::open`] reading every input as `format` (with `delimiter` for CSV and TSV; see
+    /// [`open_input_as`]).
+    pub fn open_as(paths: &[PathBuf], cols: &Columns, format: InputFormat, delimiter: Option<u8>) -> Result<Self, Error> {
         let mut columns: Vec<String> = Vec::new();
         let mut inputs = Vec::new();
         let mut sources = Vec::new();
+        let mut failed = Vec::new();
         for path in paths {
-            let reader = open_input(path)?;
+            let reader = match open_input_as(path, format, delimiter) {
+                Ok(r) => r,
+                Err(e) => {
+                    failed.push(e);
+                    continue;
+                }
+            };
             let names = reader.columns().to_vec();
-            let text_at = names.iter().position(|n| *n == cols.text).ok_or_else(|| Error::Input {
-                path: path.clone(),
-                what: format!(
-                    "no text column `{}`; the columns are: {}\n  (name the text column with --text-col)",
-                    cols.text,
-                    if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
-                ),
-            })?;
+            let Some(text_at) = names.iter().position(|n| *n == cols.text) else {
+                failed.push(Error::Input {
+                    path: path.clone(),
+                    what: format!(
+                        "no text column `{}`; the columns are: {}\n  (name the text column with --text-col)",
+                        cols.text,
+                        if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+                    ),
+                });
+                continue;
+            };
             let id_at = names.iter().position(|n| *n == cols.id);
             let to_corpus = names
                 .iter()
@@ -140,7 +166,17 @@ impl Corpus {
             sources.push(Source { path: path.clone(), name: path.display().to_string() });
             inputs.push(Input { reader, to_corpus, text_at, id_at });
         }
-        Ok(Corpus { sources, columns, inputs, current: 0, rows_read: 0, skipped: Vec::new() })
+        if inputs.is_empty() {
+            return Err(Error::many(failed));
+        }
+        let skipped = failed.iter().map(|e| format!("{e} (input skipped)")).collect();
+        Ok(Corpus { sources, columns, inputs, current: 0, rows_read: 0, skipped })
+    }
+
+    /// Records with no text at all that the inputs passed over so far, not as rows (see
+    /// [`Reader::skipped_empty`]); for the summary.
+    pub fn skipped_empty(&self) -> u64 {
+        self.inputs.iter().map(|i| i.reader.skipped_empty()).sum()
     }
 
     /// The next row of the corpus, in input order, or `None` at the end. An input that fails

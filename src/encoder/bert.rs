@@ -3,13 +3,14 @@
 //!
 //! Owns loading the weights and config from a model folder; does not own tokenization.
 
+use std::ops::Range;
 use std::path::Path;
 
 use ndarray::Array2;
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::{Encoder, TokenBatch};
+use super::{pool_span, Encoder, TokenBatch};
 use crate::error::Error;
 
 /// BERT-family sentence encoder with mean pooling (e.g. sentence-transformers/all-MiniLM-L6-v2).
@@ -47,11 +48,12 @@ impl Encoder for BertEncoder {
         self.dim
     }
 
-    fn embed(&self, batch: &TokenBatch<'_>) -> Result<Array2<f32>, Error> {
+    fn embed_spans(&self, batch: &TokenBatch<'_>, spans: &[&[Range<usize>]]) -> Result<(Array2<f32>, Vec<Array2<f32>>), Error> {
         let n = batch.sequences.len();
         let t = batch.padded_len;
+        let d = self.dim;
         if n == 0 {
-            return Ok(Array2::zeros((0, self.dim)));
+            return Ok((Array2::zeros((0, d)), Vec::new()));
         }
         let mut ids = vec![0i64; n * t];
         let mut mask = vec![0i64; n * t];
@@ -61,7 +63,8 @@ impl Encoder for BertEncoder {
                 mask[row * t + col] = 1;
             }
         }
-        let pooled = tch::no_grad(|| -> Result<Tensor, Error> {
+        let want_spans = spans.iter().any(|s| !s.is_empty());
+        let (pooled, hidden) = tch::no_grad(|| -> Result<(Tensor, Option<Tensor>), Error> {
             let ids = Tensor::from_slice(&ids).view([n as i64, t as i64]).to(self.device);
             let mask = Tensor::from_slice(&mask).view([n as i64, t as i64]).to(self.device);
             let out = self
@@ -70,14 +73,30 @@ impl Encoder for BertEncoder {
                 .map_err(|e| Error::Inference(e.to_string()))?;
             // Mean over real tokens only, then L2 norm: sentence-transformers' Pooling + Normalize.
             let m = mask.unsqueeze(-1).to_kind(Kind::Float);
-            let summed = (out.hidden_state * &m).sum_dim_intlist(1, false, Kind::Float);
+            let summed = (&out.hidden_state * &m).sum_dim_intlist(1, false, Kind::Float);
             let counts = m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
             let mean = summed / counts;
             let norm = mean.norm_scalaropt_dim(2.0, 1, true).clamp_min(1e-12);
-            Ok((mean / norm).to(Device::Cpu).contiguous())
+            let hidden = want_spans.then(|| out.hidden_state.to(Device::Cpu).contiguous());
+            Ok(((mean / norm).to(Device::Cpu).contiguous(), hidden))
         })?;
-        let mut flat = vec![0f32; n * self.dim];
-        pooled.copy_data(&mut flat, n * self.dim);
-        Array2::from_shape_vec((n, self.dim), flat).map_err(|e| Error::Inference(e.to_string()))
+        let mut flat = vec![0f32; n * d];
+        pooled.copy_data(&mut flat, n * d);
+        let chunks = Array2::from_shape_vec((n, d), flat).map_err(|e| Error::Inference(e.to_string()))?;
+        let mut span_embeddings = Vec::with_capacity(n);
+        if let Some(hidden) = hidden {
+            let mut all = vec![0f32; n * t * d];
+            hidden.copy_data(&mut all, n * t * d);
+            for i in 0..n {
+                let rows = spans.get(i).copied().unwrap_or(&[]);
+                let mut out = Array2::<f32>::zeros((rows.len(), d));
+                for (k, r) in rows.iter().enumerate() {
+                    let v = pool_span(&all[i * t * d..(i + 1) * t * d], d, r.clone());
+                    out.row_mut(k).assign(&ndarray::ArrayView1::from(&v));
+                }
+                span_embeddings.push(out);
+            }
+        }
+        Ok((chunks, span_embeddings))
     }
 }

@@ -4,6 +4,7 @@
 
 mod classify;
 mod fit;
+mod formats;
 mod model;
 mod nightly;
 mod robust;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmark: `parlscan classify` against the Python reference (sentence-transformers on the same
+# model and the same torch 2.4, encode(batch_size=32)) on the same synthetic texts (fixed seed,
+# 20 to 1,500 words), alternating, several rounds. Prints texts/s, word-pieces/s, peak RSS, the
+# marginal ratio parlscan/Python, and parlscan's GFLOP/s against the machine's peak. Figures only.
+#
+#   bash scripts/bench.sh                 # 200 and 2,000 texts, 3 rounds
+#   ROUNDS=5 SMALL=200 BIG=20000 bash scripts/bench.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bash scripts/reference-venv.sh
+cargo build --release --locked --quiet
+mkdir -p out/bench
+SMALL=${SMALL:-200} BIG=${BIG:-2000}
+for n in "$SMALL" "$BIG"; do
+  [ -f "out/bench/corpus-$n.csv" ] || python3 scripts/make_corpus.py "$n" "out/bench/corpus-$n.csv"
+done
+exec .venv-ref/bin/python scripts/bench.py --small "out/bench/corpus-$SMALL.csv" --big "out/bench/corpus-$BIG.csv" \
+  --rounds "${ROUNDS:-3}" --parlscan-args "${PARLSCAN_ARGS:-}"
