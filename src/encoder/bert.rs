@@ -1,7 +1,11 @@
 //! A thin wrapper around rust-bert's `BertModel`: always passes the attention mask, runs under
 //! `no_grad`, mean-pools over real tokens and L2-normalises, as sentence-transformers does.
 //!
-//! Owns loading the weights and config from a model folder; does not own tokenization.
+//! rust-bert builds the model and loads the weights. Its own forward pass computes attention
+//! eagerly (batch × heads × T × T score tensors); by default we run the same layers on the same
+//! weights through libtorch's fused `scaled_dot_product_attention` instead, which is faster and
+//! gives the same embeddings (tests/integration/model.rs). `PARLSCAN_ATTENTION=eager` selects
+//! rust-bert's forward. Owns loading from a model folder; does not own tokenization.
 
 use std::ops::Range;
 use std::path::Path;
@@ -16,15 +20,119 @@ use crate::error::Error;
 /// BERT-family sentence encoder with mean pooling (e.g. sentence-transformers/all-MiniLM-L6-v2).
 pub struct BertEncoder {
     model: BertModel<BertEmbeddings>,
+    fused: Option<FusedBert>,
     device: Device,
     dim: usize,
     // Keeps the weights alive; `model` holds references into it.
     _vs: nn::VarStore,
 }
 
+/// One transformer layer's weights, as rust-bert loaded them.
+struct Layer {
+    query: (Tensor, Tensor),
+    key: (Tensor, Tensor),
+    value: (Tensor, Tensor),
+    attention_out: (Tensor, Tensor),
+    attention_norm: (Tensor, Tensor),
+    intermediate: (Tensor, Tensor),
+    output: (Tensor, Tensor),
+    output_norm: (Tensor, Tensor),
+}
+
+/// BERT's forward pass over rust-bert's weights, with fused attention.
+struct FusedBert {
+    word: Tensor,
+    position: Tensor,
+    token_type: Tensor,
+    embedding_norm: (Tensor, Tensor),
+    layers: Vec<Layer>,
+    heads: i64,
+    eps: f64,
+}
+
+impl FusedBert {
+    /// Takes the weights from the VarStore rust-bert filled; `None` if a name is missing (another
+    /// BERT variant), in which case rust-bert's own forward is used.
+    fn from_vars(vs: &nn::VarStore, config: &BertConfig) -> Option<Self> {
+        let vars = vs.variables();
+        let get = |name: &str| vars.get(name).map(Tensor::shallow_clone);
+        let pair = |prefix: &str| Some((get(&format!("{prefix}.weight"))?, get(&format!("{prefix}.bias"))?));
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                let p = format!("encoder.layer.{i}");
+                Some(Layer {
+                    query: pair(&format!("{p}.attention.self.query"))?,
+                    key: pair(&format!("{p}.attention.self.key"))?,
+                    value: pair(&format!("{p}.attention.self.value"))?,
+                    attention_out: pair(&format!("{p}.attention.output.dense"))?,
+                    attention_norm: pair(&format!("{p}.attention.output.LayerNorm"))?,
+                    intermediate: pair(&format!("{p}.intermediate.dense"))?,
+                    output: pair(&format!("{p}.output.dense"))?,
+                    output_norm: pair(&format!("{p}.output.LayerNorm"))?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        if !matches!(config.hidden_act, rust_bert::Activation::gelu) {
+            return None;
+        }
+        Some(FusedBert {
+            word: get("embeddings.word_embeddings.weight")?,
+            position: get("embeddings.position_embeddings.weight")?,
+            token_type: get("embeddings.token_type_embeddings.weight")?,
+            embedding_norm: pair("embeddings.LayerNorm")?,
+            layers,
+            heads: config.num_attention_heads,
+            eps: 1e-12,
+        })
+    }
+
+    /// Last hidden states, `[n, t, d]`; `mask` is `[n, t]` with 1 for real tokens.
+    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Tensor {
+        let (n, t) = ids.size2().expect("ids are [n, t]");
+        let d = self.word.size()[1];
+        let dh = d / self.heads;
+        let norm = |x: &Tensor, (w, b): &(Tensor, Tensor)| x.layer_norm([d], Some(w), Some(b), self.eps, false);
+        let positions = Tensor::arange(t, (Kind::Int64, ids.device()));
+        let mut x = Tensor::embedding(&self.word, ids, 0, false, false)
+            + self.position.index_select(0, &positions).unsqueeze(0)
+            + self.token_type.get(0);
+        x = norm(&x, &self.embedding_norm);
+        // True where a key is a real token: padding takes no part in any query's attention.
+        let keep = mask.to_kind(Kind::Bool).view([n, 1, 1, t]);
+        let split = |y: Tensor| y.view([n, t, self.heads, dh]).transpose(1, 2);
+        for l in &self.layers {
+            let q = split(x.linear(&l.query.0, Some(&l.query.1)));
+            let k = split(x.linear(&l.key.0, Some(&l.key.1)));
+            let v = split(x.linear(&l.value.0, Some(&l.value.1)));
+            let a = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&keep), 0.0, false, None::<f64>);
+            let a = a.transpose(1, 2).reshape([n, t, d]);
+            x = norm(&(a.linear(&l.attention_out.0, Some(&l.attention_out.1)) + &x), &l.attention_norm);
+            let h = x.linear(&l.intermediate.0, Some(&l.intermediate.1)).gelu("none");
+            x = norm(&(h.linear(&l.output.0, Some(&l.output.1)) + &x), &l.output_norm);
+        }
+        x
+    }
+}
+
+/// How attention is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// libtorch's fused `scaled_dot_product_attention` over rust-bert's weights (the default).
+    Fused,
+    /// rust-bert's own forward pass.
+    Eager,
+}
+
 impl BertEncoder {
-    /// Loads `config.json` and `model.safetensors` from `dir` onto `device`.
+    /// Loads `config.json` and `model.safetensors` from `dir` onto `device`, with fused attention
+    /// unless `PARLSCAN_ATTENTION=eager`.
     pub fn load(dir: &Path, device: Device) -> Result<Self, Error> {
+        let eager = std::env::var_os("PARLSCAN_ATTENTION").is_some_and(|v| v == "eager");
+        Self::load_with(dir, device, if eager { Attention::Eager } else { Attention::Fused })
+    }
+
+    /// [`BertEncoder::load`] with the attention path chosen.
+    pub fn load_with(dir: &Path, device: Device, attention: Attention) -> Result<Self, Error> {
         let config_path = dir.join("config.json");
         let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
         let config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Model {
@@ -39,7 +147,11 @@ impl BertEncoder {
             what: format!("cannot load {}: {e}", weights.display()),
         })?;
         vs.freeze();
-        Ok(BertEncoder { model, device, dim: config.hidden_size as usize, _vs: vs })
+        let fused = match attention {
+            Attention::Fused => FusedBert::from_vars(&vs, &config),
+            Attention::Eager => None,
+        };
+        Ok(BertEncoder { model, fused, device, dim: config.hidden_size as usize, _vs: vs })
     }
 }
 
@@ -67,17 +179,22 @@ impl Encoder for BertEncoder {
         let (pooled, hidden) = tch::no_grad(|| -> Result<(Tensor, Option<Tensor>), Error> {
             let ids = Tensor::from_slice(&ids).view([n as i64, t as i64]).to(self.device);
             let mask = Tensor::from_slice(&mask).view([n as i64, t as i64]).to(self.device);
-            let out = self
-                .model
-                .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
-                .map_err(|e| Error::Inference(e.to_string()))?;
+            let hidden_state = match &self.fused {
+                Some(f) => f.forward(&ids, &mask),
+                None => {
+                    self.model
+                        .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
+                        .map_err(|e| Error::Inference(e.to_string()))?
+                        .hidden_state
+                }
+            };
             // Mean over real tokens only, then L2 norm: sentence-transformers' Pooling + Normalize.
             let m = mask.unsqueeze(-1).to_kind(Kind::Float);
-            let summed = (&out.hidden_state * &m).sum_dim_intlist(1, false, Kind::Float);
+            let summed = (&hidden_state * &m).sum_dim_intlist(1, false, Kind::Float);
             let counts = m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
             let mean = summed / counts;
             let norm = mean.norm_scalaropt_dim(2.0, 1, true).clamp_min(1e-12);
-            let hidden = want_spans.then(|| out.hidden_state.to(Device::Cpu).contiguous());
+            let hidden = want_spans.then(|| hidden_state.to(Device::Cpu).contiguous());
             Ok(((mean / norm).to(Device::Cpu).contiguous(), hidden))
         })?;
         let mut flat = vec![0f32; n * d];

@@ -83,3 +83,18 @@ fn a_batched_embedding_equals_the_single_one() {
         assert_eq!(alone.row(0), together.row(k), "short text {k}");
     }
 }
+
+#[test]
+fn fused_attention_matches_rust_berts_own_forward() {
+    use parlscan::encoder::bert::Attention;
+    let dir = model_dir();
+    let words = WordPieces::load(&dir).unwrap();
+    let fused = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Fused).unwrap();
+    let eager = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Eager).unwrap();
+    let r = reference();
+    let ids: Vec<Vec<u32>> = r.texts.iter().map(|t| words.encode_one(t).unwrap()).collect();
+    let batch = TokenBatch { sequences: ids.iter().map(Vec::as_slice).collect(), padded_len: 256 };
+    let (a, b) = (fused.embed(&batch).unwrap(), eager.embed(&batch).unwrap());
+    let max_diff = (&a - &b).iter().fold(0f32, |m, x| m.max(x.abs()));
+    assert!(max_diff < 1e-5, "fused and eager attention differ by {max_diff}");
+}
