@@ -1,11 +1,13 @@
 //! A thin wrapper around rust-bert's `BertModel`: always passes the attention mask, runs under
 //! `no_grad`, mean-pools over real tokens and L2-normalises, as sentence-transformers does.
 //!
-//! rust-bert builds the model and loads the weights. Its own forward pass computes attention
-//! eagerly (batch × heads × T × T score tensors); by default we run the same layers on the same
-//! weights through libtorch's fused `scaled_dot_product_attention` instead, which is faster and
-//! gives the same embeddings (tests/integration/model.rs). `PARLSCAN_ATTENTION=eager` selects
-//! rust-bert's forward. Owns loading from a model folder; does not own tokenization.
+//! rust-bert builds the model, loads the weights and runs the forward pass (eager attention:
+//! batch × heads × T × T score tensors). `PARLSCAN_ATTENTION=fused` runs the same layers on the
+//! same weights through libtorch's fused `scaled_dot_product_attention` instead: about 8% faster
+//! here and the same embeddings to 1e-5 (tests/integration/model.rs), but its CPU kernel's last
+//! bits depend on the batch size, so a label can differ in the fourth decimal between runs with
+//! different `--batch-tokens` or checkpoint intervals. The default keeps output byte-identical.
+//! Owns loading from a model folder; does not own tokenization.
 
 use std::ops::Range;
 use std::path::Path;
@@ -117,18 +119,20 @@ impl FusedBert {
 /// How attention is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attention {
-    /// libtorch's fused `scaled_dot_product_attention` over rust-bert's weights (the default).
+    /// libtorch's fused `scaled_dot_product_attention` over rust-bert's weights (opt-in: faster,
+    /// but not bit-identical across batch sizes).
     Fused,
-    /// rust-bert's own forward pass.
+    /// rust-bert's own forward pass (the default: a chunk's embedding does not depend on its
+    /// batch-mates, bit for bit).
     Eager,
 }
 
 impl BertEncoder {
-    /// Loads `config.json` and `model.safetensors` from `dir` onto `device`, with fused attention
-    /// unless `PARLSCAN_ATTENTION=eager`.
+    /// Loads `config.json` and `model.safetensors` from `dir` onto `device`, with rust-bert's
+    /// attention unless `PARLSCAN_ATTENTION=fused`.
     pub fn load(dir: &Path, device: Device) -> Result<Self, Error> {
-        let eager = std::env::var_os("PARLSCAN_ATTENTION").is_some_and(|v| v == "eager");
-        Self::load_with(dir, device, if eager { Attention::Eager } else { Attention::Fused })
+        let fused = std::env::var_os("PARLSCAN_ATTENTION").is_some_and(|v| v == "fused");
+        Self::load_with(dir, device, if fused { Attention::Fused } else { Attention::Eager })
     }
 
     /// [`BertEncoder::load`] with the attention path chosen.

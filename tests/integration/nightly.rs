@@ -82,6 +82,20 @@ fn kill_9_at_random_points_then_rerun_equals_a_clean_run() {
 }
 
 #[test]
+fn output_does_not_depend_on_the_checkpoint_interval() {
+    // Regression: a small interval means small blocks and small batches; fused attention made the
+    // fourth decimal depend on that. Without kills, so a difference is the interval's alone.
+    let w = Workdir::new();
+    let ins = inputs();
+    let mut args: Vec<&str> = vec!["classify"];
+    args.extend(ins.iter().map(String::as_str));
+    let a = w.run(&[&args[..], &["-o", "a.csv", "--quiet"]].concat());
+    let b = w.run(&[&args[..], &["-o", "b.csv", "--quiet", "--checkpoint-every", "4"]].concat());
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)), "{}", stderr(&b));
+    assert!(std::fs::read(w.path("a.csv")).unwrap() == std::fs::read(w.path("b.csv")).unwrap(), "outputs differ");
+}
+
+#[test]
 fn a_checkpoint_of_another_input_is_not_reused() {
     let w = Workdir::new();
     w.write("a.csv", "id,text\n1,Encryption keeps us safe.\n2,The bus is late.\n");
