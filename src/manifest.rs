@@ -142,6 +142,25 @@ pub fn rejects_path(output: &Path) -> PathBuf {
     output.with_file_name(name)
 }
 
+/// Writes `OUTPUT.rejects.csv` (`file`, `line`, `reason`, `raw`) when some rows could not be
+/// parsed, and removes a stale one when none could not; returns its path if written.
+pub fn write_rejects(output: &Path, rejects: &[[String; 4]]) -> Result<Option<PathBuf>, Error> {
+    let path = rejects_path(output);
+    if rejects.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return Ok(None);
+    }
+    let io = |e: ::csv::Error| Error::write(&path, std::io::Error::other(e.to_string()));
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record(["file", "line", "reason", "raw"]).map_err(io)?;
+    for r in rejects {
+        w.write_record(r).map_err(io)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::write(&path, std::io::Error::other(e.to_string())))?;
+    crate::output::write_atomically(&path, &bytes)?;
+    Ok(Some(path))
+}
+
 impl Manifest {
     pub fn read(path: &Path) -> Option<Manifest> {
         serde_json::from_slice(&std::fs::read(path).ok()?).ok()

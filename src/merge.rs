@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::manifest::{manifest_path, rejects_path, Counts, Manifest, Timings};
-use crate::output::{write_atomically, Sink};
+use crate::manifest::{manifest_path, write_rejects, Counts, Manifest, Timings};
+use crate::output::Sink;
 use crate::pipeline::PART_ROW_COLUMN;
 use crate::shard::Shard;
 
@@ -163,7 +163,7 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
     sink.finish()?;
 
     let mut counts = Counts::default();
-    let mut rejects: Vec<(usize, u64, csv::StringRecord)> = Vec::new();
+    let mut rejects: Vec<(usize, u64, [String; 4])> = Vec::new();
     let inputs: Vec<String> = parts[0].manifest.fingerprints.inputs.iter().map(|i| i.path.clone()).collect();
     for p in &parts {
         let c = &p.manifest.counts;
@@ -182,26 +182,15 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
             for rec in reader.records() {
                 let rec = rec.map_err(|e| csv_read_error(Path::new(r), e))?;
                 let file = inputs.iter().position(|i| *i == rec[0]).unwrap_or(usize::MAX);
-                rejects.push((file, rec[1].parse().unwrap_or(0), rec));
+                let row = [0, 1, 2, 3].map(|i| rec.get(i).unwrap_or("").to_string());
+                rejects.push((file, rec[1].parse().unwrap_or(0), row));
             }
         }
     }
-    let rejects_file = rejects_path(output);
-    let rejects_written = if rejects.is_empty() {
-        let _ = std::fs::remove_file(&rejects_file);
-        None
-    } else {
-        rejects.sort_by_key(|(f, line, _)| (*f, *line));
-        let mut w = ::csv::Writer::from_writer(Vec::new());
-        let io = |e: ::csv::Error| Error::write(&rejects_file, std::io::Error::other(e.to_string()));
-        w.write_record(["file", "line", "reason", "raw"]).map_err(io)?;
-        for (_, _, rec) in &rejects {
-            w.write_record(rec).map_err(io)?;
-        }
-        let bytes = w.into_inner().map_err(|e| Error::write(&rejects_file, std::io::Error::other(e.to_string())))?;
-        write_atomically(&rejects_file, &bytes)?;
-        Some(rejects_file.display().to_string())
-    };
+    // Input order, as a single run writes them: by input, then line.
+    rejects.sort_by_key(|(f, line, _)| (*f, *line));
+    let reject_rows: Vec<[String; 4]> = rejects.into_iter().map(|(_, _, row)| row).collect();
+    let rejects_written = write_rejects(output, &reject_rows)?.map(|p| p.display().to_string());
     let exit_status = parts.iter().map(|p| p.manifest.exit_status).max().unwrap_or(0);
     let first = &parts[0].manifest;
     let manifest = Manifest {

@@ -390,24 +390,6 @@ fn load_head(path: &std::path::Path, encoder_sha256: &str, config: &RunConfig) -
     Ok(file)
 }
 
-/// Writes `OUTPUT.rejects.csv` when some rows could not be parsed, and removes a stale one.
-fn write_rejects(output: &std::path::Path, rejects: &[[String; 4]]) -> Result<Option<PathBuf>, Error> {
-    let path = manifest::rejects_path(output);
-    if rejects.is_empty() {
-        let _ = std::fs::remove_file(&path);
-        return Ok(None);
-    }
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    let io = |e: ::csv::Error| Error::write(&path, std::io::Error::other(e.to_string()));
-    w.write_record(["file", "line", "reason", "raw"]).map_err(io)?;
-    for r in rejects {
-        w.write_record(r).map_err(io)?;
-    }
-    let bytes = w.into_inner().map_err(|e| Error::write(&path, std::io::Error::other(e.to_string())))?;
-    output::write_atomically(&path, &bytes)?;
-    Ok(Some(path))
-}
-
 /// Where the canonical CSV of a converted output is journalled: hidden, beside the output.
 fn canonical_path(dest: &Path) -> PathBuf {
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -554,7 +536,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     }
     summary.counts.skipped_empty = corpus.skipped_empty() as usize;
     if let Some(out) = &config.output {
-        let rejects = write_rejects(out, &summary.rejects)?;
+        let rejects = manifest::write_rejects(out, &summary.rejects)?;
         let manifest = Manifest {
             tool: "parlscan".into(),
             version: env!("CARGO_PKG_VERSION").into(),

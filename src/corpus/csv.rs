@@ -100,13 +100,6 @@ fn rejoin(record: &::csv::ByteRecord, delimiter: u8) -> Vec<u8> {
     bytes
 }
 
-/// Counts data rows of file inputs, whatever their format (for a progress bar's total); `None`
-/// when stdin is among them or a file cannot be read. Kept here for callers that predate the
-/// other formats: see [`super::count_rows_as`].
-pub fn count_rows(paths: &[PathBuf]) -> Option<u64> {
-    super::count_rows(paths)
-}
-
 fn csv_error(path: &Path, e: ::csv::Error) -> Error {
     let at = e.position().map(|p| format!(":{}", p.line())).unwrap_or_default();
     match e.into_kind() {
