@@ -2,9 +2,11 @@
 //!
 //! The modules follow a speech through the pipeline: `corpus` (read) → `segment` (clean, split)
 //! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
-//! (write); `pipeline` wires them. `evaluate` compares labels with gold ones; `fit`
-//! learns heads from labelled speeches. `cli`, `config`, `taxonomy` and `error` hold what surrounds
-//! them. The binary in `main.rs` only parses arguments and maps errors to exit codes.
+//! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
+//! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
+//! ones; `fit` learns heads from labelled speeches. `cli`, `config`, `taxonomy`, `fingerprint` and
+//! `error` hold what surrounds them. The binary in `main.rs` only parses arguments and maps errors
+//! to exit codes.
 
 pub mod aggregate;
 pub mod batch;
