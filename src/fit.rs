@@ -708,13 +708,15 @@ pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
     let taxonomy = taxonomy.expect("loaded");
     let words = WordPieces::load(&model_dir)?;
     let encoder = crate::encoder::bert::BertEncoder::load(&model_dir, tch::Device::Cpu)?;
-    let prototypes = Prototypes::build(&taxonomy, &words, &encoder)?;
+    let encoder_sha256 = fingerprint::sha256_file(&model_dir.join("model.safetensors"))?;
+    let cache = crate::score::cache::EmbeddingCache::from_env(encoder.cache_key(&encoder_sha256));
+    let prototypes = Prototypes::build(&taxonomy, &words, &encoder, cache.as_ref())?;
     let (head, text) = fit(FitInputs {
         taxonomy: &taxonomy,
         words: &words,
         encoder: &encoder,
         prototypes,
-        encoder_sha256: fingerprint::sha256_file(&model_dir.join("model.safetensors"))?,
+        encoder_sha256,
         train,
         examples: extra,
         use_taxonomy_examples: match args.taxonomy_examples.as_str() {

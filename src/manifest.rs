@@ -124,6 +124,10 @@ pub struct Manifest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timings {
     pub started_unix: u64,
+    /// Loading the model, label prototypes and head.
+    #[serde(default)]
+    pub startup_seconds: f64,
+    /// Labelling, after start-up.
     pub wall_seconds: f64,
     pub speeches_per_second: f64,
 }

@@ -206,6 +206,7 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
         counts: counts.clone(),
         timings: Timings {
             started_unix: first.timings.started_unix,
+            startup_seconds: 0.0,
             wall_seconds: started.elapsed().as_secs_f64(),
             speeches_per_second: 0.0,
         },

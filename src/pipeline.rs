@@ -24,6 +24,7 @@ use crate::incremental::Previous;
 use crate::manifest::{self, Counts, Fingerprints, Manifest, Timings};
 use crate::output::{self, Sink};
 use crate::output_formats::{FormatContext, OutputFormat};
+use crate::score::cache::EmbeddingCache;
 use crate::score::head::{Head, HeadFile};
 use crate::score::prototypes::Prototypes;
 use crate::score::Scorer;
@@ -57,6 +58,9 @@ pub struct Summary {
     pub tokens: usize,
     #[serde(skip)]
     pub wall: Duration,
+    /// Loading the tokenizer, model, label prototypes and head, before the first speech.
+    #[serde(skip)]
+    pub startup: Duration,
     /// What scored: "prototypes" or a head file.
     #[serde(skip)]
     pub scorer: String,
@@ -91,11 +95,12 @@ impl std::fmt::Display for Summary {
         }
         write!(
             f,
-            "), {} chunks, {} word-pieces in {:.1} s ({:.1} speeches/s)",
+            "), {} chunks, {} word-pieces in {:.1} s ({:.1} speeches/s) after a {:.2} s start-up",
             self.chunks,
             self.tokens,
             self.wall.as_secs_f64(),
-            self.speeches_per_second()
+            self.speeches_per_second(),
+            self.startup.as_secs_f64()
         )?;
         for (status, n) in &c.not_scored {
             write!(f, "\n  not scored: {n} × {status}")?;
@@ -344,7 +349,8 @@ impl Labeller {
     pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
         let words = WordPieces::load(&config.model_dir)?;
         let encoder = BertEncoder::load(&config.model_dir, tch::Device::Cpu)?;
-        let prototypes = Prototypes::build(&config.taxonomy, &words, &encoder)?;
+        let cache = EmbeddingCache::from_env(encoder.cache_key(encoder_sha256));
+        let prototypes = Prototypes::build(&config.taxonomy, &words, &encoder, cache.as_ref())?;
         let head = match &config.head {
             HeadChoice::None => None,
             HeadChoice::Named(path) => Some((path.clone(), load_head(path, encoder_sha256, config)?)),
@@ -434,8 +440,10 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     let started_unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     config::set_threads(config.threads);
     let mut corpus = Corpus::open_as(&config.inputs, &config.columns, config.input_format, config.delimiter)?;
+    let loading = Instant::now();
     let model_sha256 = fingerprint::sha256_file(&config.model_dir.join("model.safetensors"))?;
     let labeller = Labeller::load(config, &model_sha256)?;
+    let startup = loading.elapsed();
     let fingerprints = Fingerprints::compute(
         &config.inputs,
         &config.model_dir,
@@ -531,6 +539,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
         write_format(config, canonical, &labeller)?;
         let _ = std::fs::remove_file(canonical);
     }
+    summary.startup = startup;
     if !corpus.skipped.is_empty() {
         summary.skipped_inputs = corpus.skipped.clone();
     }
@@ -550,6 +559,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
             counts: summary.counts.clone(),
             timings: Timings {
                 started_unix,
+                startup_seconds: summary.startup.as_secs_f64(),
                 wall_seconds: summary.wall.as_secs_f64(),
                 speeches_per_second: summary.speeches_per_second(),
             },

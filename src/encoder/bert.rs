@@ -157,6 +157,16 @@ impl BertEncoder {
         };
         Ok(BertEncoder { model, fused, device, dim: config.hidden_size as usize, _vs: vs })
     }
+
+    /// The attention path in use (fused falls back to eager where the weights do not fit it).
+    pub fn attention(&self) -> Attention {
+        if self.fused.is_some() { Attention::Fused } else { Attention::Eager }
+    }
+
+    /// What its embeddings depend on besides the weights file, for caches: `SHA|Attention`.
+    pub fn cache_key(&self, weights_sha256: &str) -> String {
+        format!("{weights_sha256}|{:?}", self.attention())
+    }
 }
 
 impl Encoder for BertEncoder {

@@ -6,15 +6,12 @@
 //! chunk embedding and the prototype similarities. Combining chunks into one row per speech is
 //! `aggregate.rs`'s job.
 
+pub mod cache;
 pub mod head;
 pub mod prototypes;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use crate::batch;
-use crate::encoder::Encoder;
-use crate::error::Error;
-use crate::tokenize::WordPieces;
 
 /// Scores of one chunk (or sentence), all in [0, 1].
 #[derive(Debug, Clone, PartialEq)]
@@ -29,13 +26,6 @@ pub struct ChunkScores {
 /// Anything that scores chunk embeddings (rows of `embeddings`).
 pub trait Scorer: Send + Sync {
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores>;
-}
-
-/// Embeds short texts (each cut to one window), batched the same way as speeches.
-pub fn embed_texts(texts: &[&str], words: &WordPieces, encoder: &dyn Encoder) -> Result<Array2<f32>, Error> {
-    let ids: Vec<Vec<u32>> = texts.iter().map(|t| words.encode_one(t)).collect::<Result<_, _>>()?;
-    let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
-    batch::embed_all(encoder, &seqs, words.max_len(), 8192)
 }
 
 /// Mean of the `k` largest values of each row.

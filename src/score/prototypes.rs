@@ -2,9 +2,11 @@
 //! taxonomy. A chunk scores high for a label when it is close to that label's closest examples and
 //! far from the off-topic ones. Needs no training.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
 
-use super::{embed_texts, sigmoid, softmax, top_k_mean, ChunkScores, Scorer};
+use super::cache::EmbeddingCache;
+use super::{sigmoid, softmax, top_k_mean, ChunkScores, Scorer};
+use crate::batch;
 use crate::encoder::Encoder;
 use crate::error::Error;
 use crate::taxonomy::{Scoring, Taxonomy};
@@ -20,18 +22,48 @@ pub struct Prototypes {
 }
 
 impl Prototypes {
-    /// Embeds every label text of the taxonomy with the run's tokenizer and encoder.
-    pub fn build(taxonomy: &Taxonomy, words: &WordPieces, encoder: &dyn Encoder) -> Result<Self, Error> {
-        let embed = |texts: Vec<&str>| embed_texts(&texts, words, encoder);
+    /// Embeds every label text of the taxonomy with the run's tokenizer and encoder: each distinct
+    /// text once, read from `cache` when it holds them.
+    pub fn build(
+        taxonomy: &Taxonomy,
+        words: &WordPieces,
+        encoder: &dyn Encoder,
+        cache: Option<&EmbeddingCache>,
+    ) -> Result<Self, Error> {
         let mut on_texts: Vec<&str> = taxonomy.on_topic.texts().collect();
         for topic in &taxonomy.topics {
             on_texts.extend(topic.examples.iter().map(String::as_str));
         }
+        let pools: Vec<Vec<&str>> = [on_texts, taxonomy.off_topic.texts().collect()]
+            .into_iter()
+            .chain(taxonomy.topics.iter().map(|l| l.texts().collect()))
+            .chain(taxonomy.stances.iter().map(|l| l.texts().collect()))
+            .collect();
+        let mut distinct: Vec<&str> = pools.iter().flatten().copied().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let ids: Vec<Vec<u32>> = distinct.iter().map(|t| words.encode_one(t)).collect::<Result<_, _>>()?;
+        let embeddings = match cache.and_then(|c| c.load(&ids, encoder.dim())) {
+            Some(e) => e,
+            None => {
+                let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+                let e = batch::embed_all(encoder, &seqs, words.max_len(), 8192)?;
+                if let Some(c) = cache {
+                    c.store(&ids, &e);
+                }
+                e
+            }
+        };
+        let mut pools = pools.into_iter().map(|pool| {
+            let rows: Vec<usize> = pool.iter().map(|t| distinct.binary_search(t).expect("every text is listed")).collect();
+            embeddings.select(Axis(0), &rows)
+        });
+        let mut next = || pools.next().expect("one pool per label");
         Ok(Prototypes {
-            on: embed(on_texts)?,
-            off: embed(taxonomy.off_topic.texts().collect())?,
-            topics: taxonomy.topics.iter().map(|l| embed(l.texts().collect())).collect::<Result<_, _>>()?,
-            stances: taxonomy.stances.iter().map(|l| embed(l.texts().collect())).collect::<Result<_, _>>()?,
+            on: next(),
+            off: next(),
+            topics: taxonomy.topics.iter().map(|_| next()).collect(),
+            stances: taxonomy.stances.iter().map(|_| next()).collect(),
             scoring: taxonomy.scoring.clone(),
         })
     }

@@ -82,6 +82,33 @@ fn output_is_byte_identical_whatever_the_threads_and_batch_budget() {
     }
 }
 
+#[test]
+fn cached_label_prototypes_give_the_same_output_as_fresh_ones() {
+    let w = Workdir::new();
+    let (header, rows) = read_csv(&project().join("data/sample_speeches.csv"));
+    let few: String = rows.iter().take(6).map(|r| csv_row(&r.iter().map(String::as_str).collect::<Vec<_>>())).collect();
+    let sample = w.write("few.csv", csv_row(&header.iter().map(String::as_str).collect::<Vec<_>>()) + &few);
+    let cache = w.path("cache");
+    let run = |out: &str, cache_setting: &std::ffi::OsStr| {
+        let o = w
+            .command()
+            .args(["classify", sample.to_str().unwrap(), "-o", out])
+            .env("PARLSCAN_CACHE", cache_setting)
+            .output()
+            .expect("run parlscan");
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).contains("s start-up"), "the summary gives the start-up time: {}", stderr(&o));
+        std::fs::read(w.path(out)).unwrap()
+    };
+    let fresh = run("fresh.csv", "off".as_ref());
+    assert!(!cache.exists(), "PARLSCAN_CACHE=off writes no cache");
+    let filling = run("filling.csv", cache.as_os_str());
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(entries.len(), 1, "one cache entry: {entries:?}");
+    let hit = run("hit.csv", cache.as_os_str());
+    assert!(fresh == filling && filling == hit, "cached prototypes changed the output");
+}
+
 /// Words of a text once Hansard's bracketed procedural markers are taken out.
 fn words_outside_brackets(text: &str) -> usize {
     let mut depth = 0;
