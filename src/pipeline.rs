@@ -46,6 +46,8 @@ pub struct Labeller {
     /// Per-topic thresholds and the on-topic threshold (the head's, or the taxonomy's).
     pub thresholds: Vec<f64>,
     pub on_topic_threshold: f64,
+    /// Weight of each chunk's two best sentences in its topic scores (the head's; 0 without one).
+    pub sentence_weight: f64,
     /// The head file in use, if any.
     pub head: Option<PathBuf>,
 }
@@ -147,7 +149,14 @@ impl Labeller {
         }
         let (embeddings, span_embeddings) =
             batch::embed_all_with_spans(&*self.encoder, &sequences, &spans, self.words.max_len(), self.batch_tokens)?;
-        let chunk_scores = self.scorer.score(embeddings.view());
+        let mut chunk_scores = self.scorer.score(embeddings.view());
+        if self.sentence_weight > 0.0 {
+            for (chunk, sentences) in chunk_scores.iter_mut().zip(&span_embeddings) {
+                if sentences.nrows() > 1 {
+                    crate::score::mix_sentences(chunk, &self.scorer.score(sentences.view()), self.sentence_weight);
+                }
+            }
+        }
 
         let (thresholds, on_threshold) = (&self.thresholds, self.on_topic_threshold);
         let mut per_speech: Vec<Option<SpeechScores>> = vec![None; speeches.len()];
@@ -364,16 +373,16 @@ impl Labeller {
             },
         };
         let taxonomy = config.taxonomy.clone();
-        let (scorer, thresholds, on_topic_threshold, head): (Box<dyn Scorer>, _, _, _) = match head {
+        let (scorer, thresholds, on_topic_threshold, sentence_weight, head): (Box<dyn Scorer>, _, _, _, _) = match head {
             Some((path, file)) => {
                 let thresholds = file.topic_heads.iter().map(|t| t.threshold).collect();
-                let on = file.on_topic_threshold;
-                (Box::new(Head { file, prototypes }), thresholds, on, Some(path))
+                let (on, weight) = (file.on_topic_threshold, file.sentence_weight);
+                (Box::new(Head { file, prototypes }), thresholds, on, weight, Some(path))
             }
             None => {
                 let thresholds = taxonomy.topics.iter().map(|t| t.threshold()).collect();
                 let on = taxonomy.scoring.on_topic_threshold;
-                (Box::new(prototypes), thresholds, on, None)
+                (Box::new(prototypes), thresholds, on, 0.0, None)
             }
         };
         Ok(Labeller {
@@ -384,6 +393,7 @@ impl Labeller {
             batch_tokens: config.batch_tokens,
             thresholds,
             on_topic_threshold,
+            sentence_weight,
             head,
         })
     }

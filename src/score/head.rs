@@ -83,6 +83,10 @@ pub struct HeadFile {
     /// Free-form settings (regularisation, features, folds) and cross-validated figures.
     pub settings: serde_json::Value,
     pub cross_validation: serde_json::Value,
+    /// Weight of a chunk's two best sentences in its topic scores (`score::mix_sentences`); 0 in
+    /// heads made before sentence-level scoring.
+    #[serde(default)]
+    pub sentence_weight: f64,
     pub feature_mean: Vec<f64>,
     pub feature_scale: Vec<f64>,
     pub on_topic: Logistic,

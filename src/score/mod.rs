@@ -28,6 +28,21 @@ pub trait Scorer: Send + Sync {
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores>;
 }
 
+/// Sentence-level topic scoring: each topic's chunk score becomes `(1 - weight) × chunk score +
+/// weight × mean of its two best sentences' scores` (sentences pooled in context from the chunk's
+/// own forward pass). A chunk of one sentence is unchanged. On-topic and stance stay chunk-level.
+pub fn mix_sentences(chunk: &mut ChunkScores, sentences: &[ChunkScores], weight: f64) {
+    if sentences.len() < 2 || weight == 0.0 {
+        return;
+    }
+    for (t, score) in chunk.topics.iter_mut().enumerate() {
+        let mut best: Vec<f64> = sentences.iter().map(|s| s.topics[t]).collect();
+        best.sort_by(|a, b| b.total_cmp(a));
+        let top_two = (best[0] + best[1]) / 2.0;
+        *score = (1.0 - weight) * *score + weight * top_two;
+    }
+}
+
 /// Mean of the `k` largest values of each row.
 pub fn top_k_mean(sims: &Array2<f32>, k: usize) -> Vec<f64> {
     sims.axis_iter(Axis(0))
@@ -62,6 +77,19 @@ mod tests {
         let got = top_k_mean(&sims, 2);
         assert!((got[0] - 0.8).abs() < 1e-6 && (got[1] - 0.3).abs() < 1e-6, "{got:?}");
         assert!((top_k_mean(&sims, 10)[0] - 0.55).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sentences_mix_into_topic_scores_only() {
+        let scores = |on: f64, topics: &[f64]| ChunkScores { on_topic: on, topics: topics.to_vec(), stance: vec![0.25; 4] };
+        let mut chunk = scores(0.8, &[0.2, 0.6]);
+        let sentences = [scores(0.1, &[0.9, 0.0]), scores(0.1, &[0.5, 0.2]), scores(0.1, &[0.1, 0.4])];
+        mix_sentences(&mut chunk, &sentences, 0.5);
+        assert!((chunk.topics[0] - (0.1 + 0.35)).abs() < 1e-12 && (chunk.topics[1] - (0.3 + 0.15)).abs() < 1e-12, "{chunk:?}");
+        assert_eq!(chunk.on_topic, 0.8);
+        let mut single = scores(0.8, &[0.2, 0.6]);
+        mix_sentences(&mut single, &sentences[..1], 0.5);
+        assert_eq!(single.topics, vec![0.2, 0.6], "one sentence: the chunk is the sentence");
     }
 
     #[test]

@@ -89,3 +89,31 @@ fn fit_refuses_unknown_labels_naming_the_line() {
     assert!(stderr(&out).contains("line 2: topic `cryptography` is not in the taxonomy"), "{}", stderr(&out));
     assert!(!w.path("head.json").exists());
 }
+
+#[test]
+fn the_default_heads_sentence_weight_changes_topic_scores_of_multi_sentence_speeches_only() {
+    let w = Workdir::new();
+    let head: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::util::project().join("models/heads/default.json")).unwrap()).unwrap();
+    let weight = head["sentence_weight"].as_f64().expect("the default head records its sentence weight");
+    assert!(weight > 0.0, "cross-validation kept sentence-level scoring for the default head");
+    let mut chunk_only = head.clone();
+    chunk_only["sentence_weight"] = serde_json::json!(0.0);
+    w.write("chunk-only.json", serde_json::to_vec(&chunk_only).unwrap());
+    w.write(
+        "in.csv",
+        "id,text\n\
+         one,\"Judicial commissioners must approve every interception warrant before it takes effect.\"\n\
+         many,\"I thank the Minister for his statement. Judicial commissioners must approve every interception warrant. \
+         The housing target for the county will pave over the green belt. End-to-end encryption must not be weakened.\"\n",
+    );
+    let mixed = w.run(&["classify", "in.csv", "-o", "mixed.csv", "--quiet"]);
+    let plain = w.run(&["classify", "in.csv", "-o", "plain.csv", "--head", "chunk-only.json", "--quiet"]);
+    assert_eq!((mixed.status.code(), plain.status.code()), (Some(0), Some(0)), "{}{}", stderr(&mixed), stderr(&plain));
+    let (h, a) = read_csv(&w.path("mixed.csv"));
+    let (_, b) = read_csv(&w.path("plain.csv"));
+    let topic = |r: &Vec<String>| col(&h, r, "topic_encryption").to_string();
+    assert_eq!(topic(&a[0]), topic(&b[0]), "a one-sentence speech is its own sentence");
+    assert_ne!(topic(&a[1]), topic(&b[1]), "sentences mix into a multi-sentence speech's topic scores");
+    assert_eq!(col(&h, &a[1], "on_topic"), col(&h, &b[1], "on_topic"), "on_topic stays chunk-level");
+}
