@@ -125,10 +125,10 @@ pub struct ClassifyArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 
-    /// Most padded word-pieces per model batch (memory vs speed); output does not depend on it.
-    /// Example: `--batch-tokens 4096`
-    #[arg(long, default_value_t = 8192, value_name = "N")]
-    pub batch_tokens: usize,
+    /// No longer has an effect (every chunk now runs through the model on its own); accepted so
+    /// that existing scripts keep working.
+    #[arg(long, hide = true, value_name = "N")]
+    pub batch_tokens: Option<usize>,
 
     /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(short, long)]
@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(a.output, Some(PathBuf::from("out.csv")));
         assert_eq!((a.text_col.as_str(), a.id_col.as_str()), ("body", "sid"));
         assert_eq!((a.model, a.taxonomy), (Some("m".into()), Some("t.toml".into())));
-        assert_eq!((a.threads, a.batch_tokens, a.quiet), (1, 1024, true));
+        assert_eq!((a.threads, a.batch_tokens, a.quiet), (1, Some(1024), true));
         let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--head", "h.json"]).unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!((a.head, a.no_head), (Some("h.json".into()), false));
@@ -363,7 +363,7 @@ mod tests {
         let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "x.csv"]).unwrap().command else {
             panic!("classify")
         };
-        assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, 8192));
+        assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, None));
         assert!(a.output.is_none() && !a.quiet);
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }

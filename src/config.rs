@@ -26,7 +26,6 @@ pub struct RunConfig {
     pub model_dir: PathBuf,
     pub taxonomy: Taxonomy,
     pub threads: usize,
-    pub batch_tokens: usize,
     pub quiet: bool,
     pub head: HeadChoice,
     pub incremental: bool,
@@ -119,8 +118,8 @@ impl RunConfig {
         if args.incremental && args.output.as_ref().is_none_or(|o| o.as_os_str() == "-") {
             problems.push(Error::Usage("--incremental needs a file output (-o FILE) to read the previous labels from".into()));
         }
-        if args.batch_tokens < 512 {
-            problems.push(Error::Usage(format!("--batch-tokens {} is too small (at least 512)", args.batch_tokens)));
+        if args.batch_tokens.is_some() && !args.quiet {
+            eprintln!("parlscan: note: --batch-tokens no longer has an effect (every chunk runs on its own) and will go");
         }
         let shard = match args.shard {
             Some(s) => Some((s, "--shard".to_string())),
@@ -163,7 +162,6 @@ impl RunConfig {
             model_dir,
             taxonomy: taxonomy.expect("no problems means the taxonomy loaded"),
             threads,
-            batch_tokens: args.batch_tokens,
             quiet: args.quiet,
             head,
             incremental: args.incremental,

@@ -139,7 +139,7 @@ pub fn chunk_features(
             spans.push(if c.spans.len() > 1 { c.spans.clone() } else { Vec::new() });
         }
     }
-    let (emb, span_emb) = batch::embed_all_with_spans(encoder, &seqs, &spans, words.max_len(), 8192)?;
+    let (emb, span_emb) = batch::embed_all_with_spans(encoder, &seqs, &spans)?;
     let rows = Head::raw_features(prototypes, emb.view());
     let mut out = vec![ExampleFeatures::default(); examples.len()];
     for ((owner, row), sentences) in owners.into_iter().zip(rows).zip(span_emb) {
@@ -627,7 +627,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
         .map(|&i| {
             let seg = inputs.words.segment(&examples[i].text)?;
             let seqs: Vec<&[u32]> = seg.chunks.iter().map(|c| c.ids.as_slice()).collect();
-            let emb = batch::embed_all(inputs.encoder, &seqs, inputs.words.max_len(), 8192)?;
+            let emb = batch::embed_all(inputs.encoder, &seqs)?;
             Ok((i, inputs.prototypes.score(emb.view())))
         })
         .collect::<Result<_, Error>>()?;

@@ -42,7 +42,6 @@ pub struct Labeller {
     pub encoder: Box<dyn Encoder>,
     pub scorer: Box<dyn Scorer>,
     pub taxonomy: Taxonomy,
-    pub batch_tokens: usize,
     /// Per-topic thresholds and the on-topic threshold (the head's, or the taxonomy's).
     pub thresholds: Vec<f64>,
     pub on_topic_threshold: f64,
@@ -148,7 +147,7 @@ impl Labeller {
             }
         }
         let (embeddings, span_embeddings) =
-            batch::embed_all_with_spans(&*self.encoder, &sequences, &spans, self.words.max_len(), self.batch_tokens)?;
+            batch::embed_all_with_spans(&*self.encoder, &sequences, &spans)?;
         let mut chunk_scores = self.scorer.score(embeddings.view());
         if self.sentence_weight > 0.0 {
             for (chunk, sentences) in chunk_scores.iter_mut().zip(&span_embeddings) {
@@ -390,7 +389,6 @@ impl Labeller {
             encoder: Box::new(encoder),
             scorer,
             taxonomy,
-            batch_tokens: config.batch_tokens,
             thresholds,
             on_topic_threshold,
             sentence_weight,

@@ -47,7 +47,7 @@ impl Prototypes {
             Some(e) => e,
             None => {
                 let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
-                let e = batch::embed_all(encoder, &seqs, words.max_len(), 8192)?;
+                let e = batch::embed_all(encoder, &seqs)?;
                 if let Some(c) = cache {
                     c.store(&ids, &e);
                 }

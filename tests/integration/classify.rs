@@ -62,15 +62,15 @@ fn the_seed_commons_speech_is_about_encryption_and_tech_companies() {
 }
 
 #[test]
-fn output_is_byte_identical_whatever_the_threads_and_batch_budget() {
+fn output_is_byte_identical_whatever_the_threads_and_block_size() {
     let w = Workdir::new();
     let sample = project().join("data/sample_speeches.csv");
     let s = sample.to_str().unwrap();
     let one = w.run(&["classify", s, "-o", "t1.csv", "--threads", "1", "--quiet"]);
-    let two = w.run(&["classify", s, "-o", "t2.csv", "--threads", "2", "--batch-tokens", "512", "--quiet"]);
+    let two = w.run(&["classify", s, "-o", "t2.csv", "--threads", "2", "--checkpoint-every", "7", "--quiet"]);
     assert_eq!((one.status.code(), two.status.code()), (Some(0), Some(0)), "{}", stderr(&two));
     let (a, b) = (std::fs::read(w.path("t1.csv")).unwrap(), std::fs::read(w.path("t2.csv")).unwrap());
-    assert!(a == b, "--threads 1 and --threads 2 --batch-tokens 512 differ");
+    assert!(a == b, "--threads 1 and --threads 2 --checkpoint-every 7 differ");
     // The long speeches are chunked, and no word is dropped.
     let (h, rows) = parse_csv(&a);
     assert_eq!(rows.len(), 30);
@@ -199,10 +199,10 @@ fn a_missing_model_names_the_setup_command() {
 fn configuration_problems_are_reported_together() {
     let w = Workdir::new();
     w.write("bad.toml", "version = 1\n");
-    let out = w.run(&["classify", "nope.csv", "--taxonomy", "bad.toml", "--batch-tokens", "10"]);
+    let out = w.run(&["classify", "nope.csv", "--taxonomy", "bad.toml", "--checkpoint-every", "0"]);
     assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
     let err = stderr(&out);
-    for needle in ["nope.csv", "bad.toml", "--batch-tokens 10"] {
+    for needle in ["nope.csv", "bad.toml", "--checkpoint-every must be at least 1"] {
         assert!(err.contains(needle), "missing {needle} in {err}");
     }
 }
@@ -212,7 +212,7 @@ fn help_explains_every_flag_and_the_exit_codes() {
     let w = Workdir::new();
     let out = w.run(&["classify", "--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--output", "--text-col", "--id-col", "--model", "--taxonomy", "--threads", "--batch-tokens", "--quiet", "Example", "Exit codes", "78"] {
+    for flag in ["--output", "--text-col", "--id-col", "--model", "--taxonomy", "--threads", "--checkpoint-every", "--quiet", "Example", "Exit codes", "78"] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
 }
