@@ -474,7 +474,15 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     if let Some((s, from)) = &config.shard {
         note(format!("labelling shard {s} (from {from})"));
     }
-    let settings = format!("{}|{}|{}", config.columns.text, config.columns.id, single_header.join(","));
+    // The model's thread count moves last bits, so a checkpoint from a run with another one is not
+    // resumed (its rows would not match the rest byte for byte).
+    let settings = format!(
+        "{}|{}|{}|threads {}",
+        config.columns.text,
+        config.columns.id,
+        single_header.join(","),
+        tch::get_num_threads()
+    );
     let run_key = fingerprints.run_key(&settings);
     let previous = match (&config.output, config.incremental) {
         (Some(out), true) if out.is_file() => {

@@ -20,7 +20,8 @@ trap 'bash "$tool" down >/dev/null 2>&1 || true' EXIT
 
 work=$(mktemp -d)
 dev=../shared/data/dev.csv
-target/release/parlscan classify "$dev" -o "$work/single.csv" --quiet
+# The shards below run with one thread each (CPUS=1); the model's thread count moves last bits.
+target/release/parlscan classify "$dev" -o "$work/single.csv" --quiet --threads 1
 
 export OUT_DIR=$work/slurm SHARDS=4 CPUS=1 MEM=1G WAIT=1 TIME=00:20:00
 timeout 900 bash scripts/slurm/classify.sbatch "$dev"

@@ -161,9 +161,11 @@ impl BertEncoder {
         if self.fused.is_some() { Attention::Fused } else { Attention::Eager }
     }
 
-    /// What its embeddings depend on besides the weights file, for caches: `SHA|Attention`.
+    /// What its embeddings depend on besides the weights file, for caches: `SHA|Attention|threads`.
+    /// libtorch's thread count is part of it: one chunk per pass is small enough that the matrix
+    /// kernels split work differently for 1 and 2 threads, which moves last bits.
     pub fn cache_key(&self, weights_sha256: &str) -> String {
-        format!("{weights_sha256}|{:?}", self.attention())
+        format!("{weights_sha256}|{:?}|threads {}", self.attention(), tch::get_num_threads())
     }
 }
 
