@@ -672,10 +672,9 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             best = Some((mean, cand, oof));
         }
     }
-    let (best_mean, mut chosen, mut oof) = best.expect("at least one candidate");
+    let (_, mut chosen, mut oof) = best.expect("at least one candidate");
     // Sentence-level topic scoring on top of the chosen head: kept if topic micro-F1 rises.
     let mut best_topic = headline(&report(&oof, &examples, &names, &half))[1];
-    let _ = best_mean;
     for weight in SENTENCE_WEIGHTS {
         let cand = Candidate { sentence_weight: weight, ..chosen };
         let cand_oof = cross_validate(cand, &examples, &features, &fold_of, inputs.folds, dim, n_topics);
