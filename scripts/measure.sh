@@ -2,11 +2,14 @@
 # Measures `parlscan classify` throughput and peak memory on the dev speeches and on synthetic
 # corpora (default 2,000 speeches; pass sizes as arguments, e.g. `scripts/measure.sh 2000 20000`).
 # Prints speeches/s, word-pieces/s and peak RSS for each. Figures, not assertions.
+# PARLSCAN_BIN runs another build (e.g. a copy, so rebuilding meanwhile does not change it);
+# PARLSCAN_ARGS adds classify flags (e.g. "--threads 1").
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
-cargo build --release --locked --quiet
+[ -n "${PARLSCAN_BIN:-}" ] || cargo build --release --locked --quiet
+export PARLSCAN_BIN=${PARLSCAN_BIN:-target/release/parlscan} PARLSCAN_ARGS=${PARLSCAN_ARGS:-}
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(2000)
 mkdir -p out/measure
 corpora=()
@@ -22,7 +25,8 @@ for c in "${corpora[@]}"; do
 import os, re, resource, subprocess, sys, time
 corpus = sys.argv[1]
 start = time.monotonic()
-p = subprocess.run(["target/release/parlscan", "classify", corpus, "-o", "out/measure/labels.csv"],
+p = subprocess.run([os.environ["PARLSCAN_BIN"], "classify", corpus, "-o", "out/measure/labels.csv",
+                    *os.environ["PARLSCAN_ARGS"].split()],
                    stderr=subprocess.PIPE, text=True)
 wall = time.monotonic() - start
 if p.returncode not in (0, 1):

@@ -16,6 +16,27 @@ use ndarray::Array2;
 use crate::encoder::{Encoder, TokenBatch};
 use crate::error::Error;
 
+/// How the sentences of a chunk are embedded for sentence-level scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SentenceEmbedding {
+    /// Pooled from the chunk's own forward pass: no extra model work.
+    #[default]
+    Context,
+    /// Each sentence run through the model on its own, wrapped in the special tokens: about twice
+    /// the model work, and closer to the short statements heads learn from.
+    Alone,
+}
+
+impl SentenceEmbedding {
+    pub fn name(self) -> &'static str {
+        match self {
+            SentenceEmbedding::Context => "in context",
+            SentenceEmbedding::Alone => "alone",
+        }
+    }
+}
+
 /// The order chunks are run in: longest first (so a memory problem shows early), ties in input
 /// order.
 pub fn plan(lengths: &[usize]) -> Vec<usize> {
@@ -53,6 +74,49 @@ pub fn embed_all_with_spans(
     Ok((out, span_out))
 }
 
+/// Embeds each chunk and, for chunks with more than one sentence (`spans[i]`, ranges into
+/// `sequences[i]`), each sentence the way `mode` says. Returns the chunk embeddings and, per chunk,
+/// its sentence embeddings (no rows where `spans[i]` is empty).
+pub fn embed_with_sentences(
+    encoder: &dyn Encoder,
+    sequences: &[&[u32]],
+    spans: &[Vec<Range<usize>>],
+    mode: SentenceEmbedding,
+) -> Result<(Array2<f32>, Vec<Array2<f32>>), Error> {
+    match mode {
+        SentenceEmbedding::Context => embed_all_with_spans(encoder, sequences, spans),
+        SentenceEmbedding::Alone => Ok((embed_all(encoder, sequences)?, embed_sentences_alone(encoder, sequences, spans)?)),
+    }
+}
+
+/// Embeds every span of every sequence as a sequence of its own, between the special tokens that
+/// wrap its chunk (what comes before the first span and after the last).
+pub fn embed_sentences_alone(
+    encoder: &dyn Encoder,
+    sequences: &[&[u32]],
+    spans: &[Vec<Range<usize>>],
+) -> Result<Vec<Array2<f32>>, Error> {
+    let mut alone: Vec<Vec<u32>> = Vec::new();
+    let mut counts = Vec::with_capacity(sequences.len());
+    for (i, seq) in sequences.iter().enumerate() {
+        let ranges = spans.get(i).map(Vec::as_slice).unwrap_or(&[]);
+        counts.push(ranges.len());
+        let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else { continue };
+        let (prefix, suffix) = (&seq[..first.start], &seq[last.end..]);
+        alone.extend(ranges.iter().map(|r| [prefix, &seq[r.clone()], suffix].concat()));
+    }
+    let refs: Vec<&[u32]> = alone.iter().map(Vec::as_slice).collect();
+    let embedded = embed_all(encoder, &refs)?;
+    let mut at = 0;
+    Ok(counts
+        .into_iter()
+        .map(|n| {
+            at += n;
+            embedded.slice(ndarray::s![at - n..at, ..]).to_owned()
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +137,19 @@ mod tests {
             let alone = embed_all(&enc, &[s]).unwrap();
             assert_eq!(all.row(i), alone.row(0));
         }
+    }
+
+    #[test]
+    fn sentences_alone_are_wrapped_like_their_chunk_and_routed_back() {
+        let enc = FakeEncoder::new(8);
+        let chunk: Vec<u32> = vec![101, 5, 6, 7, 8, 102];
+        let short: Vec<u32> = vec![101, 9, 102];
+        let spans = vec![vec![1..3, 3..5], Vec::new()];
+        let (rows, sentences) = embed_with_sentences(&enc, &[&chunk, &short], &spans, SentenceEmbedding::Alone).unwrap();
+        assert_eq!(rows.row(0), embed_all(&enc, &[&chunk]).unwrap().row(0));
+        assert_eq!(sentences[0].nrows(), 2);
+        assert_eq!(sentences[1].nrows(), 0);
+        let second = embed_all(&enc, &[&[101, 7, 8, 102]]).unwrap();
+        assert_eq!(sentences[0].row(1), second.row(0));
     }
 }

@@ -12,7 +12,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::aggregate;
-use crate::batch;
+use crate::batch::{self, SentenceEmbedding};
 use crate::error::Error;
 use crate::evaluate::{self, Labels, Report};
 use crate::fingerprint;
@@ -114,11 +114,22 @@ pub fn taxonomy_examples(taxonomy: &Taxonomy) -> Vec<Example> {
 }
 
 /// Raw feature rows (embedding, then prototype similarities) of one example: per chunk, the
-/// chunk's row and its sentences' rows (sentences pooled in context; none for one-sentence chunks).
+/// chunk's row and its sentences' rows, pooled in context and embedded alone (none for
+/// one-sentence chunks).
 #[derive(Debug, Clone, Default)]
 pub struct ExampleFeatures {
     pub chunks: Vec<Vec<f64>>,
     pub sentences: Vec<Vec<Vec<f64>>>,
+    pub sentences_alone: Vec<Vec<Vec<f64>>>,
+}
+
+impl ExampleFeatures {
+    fn sentences(&self, mode: SentenceEmbedding) -> &[Vec<Vec<f64>>] {
+        match mode {
+            SentenceEmbedding::Context => &self.sentences,
+            SentenceEmbedding::Alone => &self.sentences_alone,
+        }
+    }
 }
 
 /// Feature rows of every example, embedded the way `classify` embeds speeches.
@@ -140,11 +151,13 @@ pub fn chunk_features(
         }
     }
     let (emb, span_emb) = batch::embed_all_with_spans(encoder, &seqs, &spans)?;
+    let alone_emb = batch::embed_sentences_alone(encoder, &seqs, &spans)?;
     let rows = Head::raw_features(prototypes, emb.view());
     let mut out = vec![ExampleFeatures::default(); examples.len()];
-    for ((owner, row), sentences) in owners.into_iter().zip(rows).zip(span_emb) {
+    for (((owner, row), sentences), alone) in owners.into_iter().zip(rows).zip(span_emb).zip(alone_emb) {
         out[owner].chunks.push(row);
         out[owner].sentences.push(Head::raw_features(prototypes, sentences.view()));
+        out[owner].sentences_alone.push(Head::raw_features(prototypes, alone.view()));
     }
     Ok(out)
 }
@@ -194,6 +207,8 @@ pub struct Candidate {
     pub l2: f64,
     /// Weight of the two best sentences in a chunk's topic scores (`score::mix_sentences`).
     pub sentence_weight: f64,
+    /// How those sentences are embedded.
+    pub sentence_embedding: SentenceEmbedding,
 }
 
 impl Candidate {
@@ -202,14 +217,20 @@ impl Candidate {
             "head: {}{}{}, l2 {}",
             self.features.name(),
             if self.taxonomy_examples { " + training examples" } else { "" },
-            if self.sentence_weight > 0.0 { format!(" + sentences {}", self.sentence_weight) } else { String::new() },
+            if self.sentence_weight > 0.0 {
+                format!(" + sentences {} {}", self.sentence_embedding.name(), self.sentence_weight)
+            } else {
+                String::new()
+            },
             self.l2
         )
     }
 }
 
-/// Sentence weights tried on the chosen head (0: chunk scores alone).
+/// Sentence weights tried on the chosen head (0: chunk scores alone), with each way of embedding
+/// sentences.
 const SENTENCE_WEIGHTS: [f64; 2] = [0.3, 0.5];
+const SENTENCE_EMBEDDINGS: [SentenceEmbedding; 2] = [SentenceEmbedding::Context, SentenceEmbedding::Alone];
 
 /// The solver stops when no gradient component is larger than this, or after this many steps.
 const GRADIENT_TOLERANCE: f64 = 1e-6;
@@ -399,7 +420,7 @@ fn cross_validate(
             let scores = f
                 .chunks
                 .iter()
-                .zip(&f.sentences)
+                .zip(f.sentences(cand.sentence_embedding))
                 .map(|(row, sentences)| {
                     let mut chunk = score(row);
                     if cand.sentence_weight > 0.0 {
@@ -653,7 +674,13 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
     for features_kind in [Features::Embedding, Features::Prototypes, Features::Both] {
         for &with_taxonomy in &taxonomy_choices {
             for l2 in L2_GRID {
-                candidates.push(Candidate { features: features_kind, taxonomy_examples: with_taxonomy, l2, sentence_weight: 0.0 });
+                candidates.push(Candidate {
+                    features: features_kind,
+                    taxonomy_examples: with_taxonomy,
+                    l2,
+                    sentence_weight: 0.0,
+                    sentence_embedding: SentenceEmbedding::Context,
+                });
             }
         }
     }
@@ -675,8 +702,9 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
     let (_, mut chosen, mut oof) = best.expect("at least one candidate");
     // Sentence-level topic scoring on top of the chosen head: kept if topic micro-F1 rises.
     let mut best_topic = headline(&report(&oof, &examples, &names, &half))[1];
-    for weight in SENTENCE_WEIGHTS {
-        let cand = Candidate { sentence_weight: weight, ..chosen };
+    let base = chosen;
+    for (sentence_embedding, weight) in SENTENCE_EMBEDDINGS.iter().flat_map(|&m| SENTENCE_WEIGHTS.map(|w| (m, w))) {
+        let cand = Candidate { sentence_weight: weight, sentence_embedding, ..base };
         let cand_oof = cross_validate(cand, &examples, &features, &fold_of, inputs.folds, dim, n_topics);
         let figures = headline(&report(&cand_oof, &examples, &names, &half));
         text.push_str(&line(&cand.name(), figures));
@@ -725,6 +753,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             "taxonomy_examples": chosen.taxonomy_examples,
             "l2": chosen.l2,
             "sentence_weight": chosen.sentence_weight,
+            "sentence_embedding": chosen.sentence_embedding,
             "folds": inputs.folds,
             "grouping": "debate",
             "class_weights": "balanced",
@@ -737,6 +766,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             "chosen_tuned_thresholds": tuned,
         }),
         sentence_weight: chosen.sentence_weight,
+        sentence_embedding: chosen.sentence_embedding,
         feature_mean: mean,
         feature_scale: scale,
         on_topic: unmask(fitted.on_topic),

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{self, SpeechScores};
-use crate::batch;
+use crate::batch::{self, SentenceEmbedding};
 use crate::config::{self, HeadChoice, RunConfig};
 use crate::corpus::{Corpus, Speech};
 use crate::encoder::bert::BertEncoder;
@@ -47,6 +47,8 @@ pub struct Labeller {
     pub on_topic_threshold: f64,
     /// Weight of each chunk's two best sentences in its topic scores (the head's; 0 without one).
     pub sentence_weight: f64,
+    /// How sentences are embedded for that mixing and for the evidence column.
+    pub sentence_embedding: SentenceEmbedding,
     /// The head file in use, if any.
     pub head: Option<PathBuf>,
 }
@@ -141,13 +143,13 @@ impl Labeller {
                 for c in &seg.chunks {
                     owners.push(i);
                     sequences.push(&c.ids);
-                    // Sentences of multi-sentence chunks are pooled in context, for the evidence.
+                    // Sentences of multi-sentence chunks, for sentence-level scores and the evidence.
                     spans.push(if c.spans.len() > 1 { c.spans.clone() } else { Vec::new() });
                 }
             }
         }
         let (embeddings, span_embeddings) =
-            batch::embed_all_with_spans(&*self.encoder, &sequences, &spans)?;
+            batch::embed_with_sentences(&*self.encoder, &sequences, &spans, self.sentence_embedding)?;
         let mut chunk_scores = self.scorer.score(embeddings.view());
         if self.sentence_weight > 0.0 {
             for (chunk, sentences) in chunk_scores.iter_mut().zip(&span_embeddings) {
@@ -183,8 +185,8 @@ impl Labeller {
     }
 
     /// The sentence that most supports each speech's top topic: among the sentences of the chunk
-    /// where that topic is strongest, the one whose in-context embedding (pooled from the same
-    /// forward pass) scores highest for it. No extra model work.
+    /// where that topic is strongest, the one whose embedding (in context, or alone as the head
+    /// says) scores highest for it.
     fn evidence(
         &self,
         prepared: &[Prepared],
@@ -372,18 +374,19 @@ impl Labeller {
             },
         };
         let taxonomy = config.taxonomy.clone();
-        let (scorer, thresholds, on_topic_threshold, sentence_weight, head): (Box<dyn Scorer>, _, _, _, _) = match head {
-            Some((path, file)) => {
-                let thresholds = file.topic_heads.iter().map(|t| t.threshold).collect();
-                let (on, weight) = (file.on_topic_threshold, file.sentence_weight);
-                (Box::new(Head { file, prototypes }), thresholds, on, weight, Some(path))
-            }
-            None => {
-                let thresholds = taxonomy.topics.iter().map(|t| t.threshold()).collect();
-                let on = taxonomy.scoring.on_topic_threshold;
-                (Box::new(prototypes), thresholds, on, 0.0, None)
-            }
-        };
+        let (scorer, thresholds, on_topic_threshold, (sentence_weight, sentence_embedding), head): (Box<dyn Scorer>, _, _, _, _) =
+            match head {
+                Some((path, file)) => {
+                    let thresholds = file.topic_heads.iter().map(|t| t.threshold).collect();
+                    let (on, sentences) = (file.on_topic_threshold, (file.sentence_weight, file.sentence_embedding));
+                    (Box::new(Head { file, prototypes }), thresholds, on, sentences, Some(path))
+                }
+                None => {
+                    let thresholds = taxonomy.topics.iter().map(|t| t.threshold()).collect();
+                    let on = taxonomy.scoring.on_topic_threshold;
+                    (Box::new(prototypes), thresholds, on, (0.0, SentenceEmbedding::Context), None)
+                }
+            };
         Ok(Labeller {
             words,
             encoder: Box::new(encoder),
@@ -392,6 +395,7 @@ impl Labeller {
             thresholds,
             on_topic_threshold,
             sentence_weight,
+            sentence_embedding,
             head,
         })
     }

@@ -87,6 +87,9 @@ pub struct HeadFile {
     /// heads made before sentence-level scoring.
     #[serde(default)]
     pub sentence_weight: f64,
+    /// How those sentences are embedded; in context in heads made before the choice existed.
+    #[serde(default)]
+    pub sentence_embedding: crate::batch::SentenceEmbedding,
     pub feature_mean: Vec<f64>,
     pub feature_scale: Vec<f64>,
     pub on_topic: Logistic,

@@ -117,3 +117,31 @@ fn the_default_heads_sentence_weight_changes_topic_scores_of_multi_sentence_spee
     assert_ne!(topic(&a[1]), topic(&b[1]), "sentences mix into a multi-sentence speech's topic scores");
     assert_eq!(col(&h, &a[1], "on_topic"), col(&h, &b[1], "on_topic"), "on_topic stays chunk-level");
 }
+
+#[test]
+fn a_head_that_embeds_sentences_alone_scores_them_alone() {
+    let w = Workdir::new();
+    let mut head: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::util::project().join("models/heads/default.json")).unwrap()).unwrap();
+    assert!(head["sentence_weight"].as_f64().unwrap() > 0.0);
+    head["sentence_embedding"] = serde_json::json!("context");
+    w.write("context.json", serde_json::to_vec(&head).unwrap());
+    head["sentence_embedding"] = serde_json::json!("alone");
+    w.write("alone.json", serde_json::to_vec(&head).unwrap());
+    w.write(
+        "in.csv",
+        "id,text\n\
+         one,\"Judicial commissioners must approve every interception warrant before it takes effect.\"\n\
+         many,\"I thank the Minister for his statement. Judicial commissioners must approve every interception warrant. \
+         The housing target for the county will pave over the green belt. End-to-end encryption must not be weakened.\"\n",
+    );
+    let context = w.run(&["classify", "in.csv", "-o", "context.csv", "--head", "context.json", "--quiet"]);
+    let alone = w.run(&["classify", "in.csv", "-o", "alone.csv", "--head", "alone.json", "--quiet"]);
+    assert_eq!((context.status.code(), alone.status.code()), (Some(0), Some(0)), "{}{}", stderr(&context), stderr(&alone));
+    let (h, a) = read_csv(&w.path("context.csv"));
+    let (_, b) = read_csv(&w.path("alone.csv"));
+    let topic = |r: &Vec<String>| col(&h, r, "topic_encryption").to_string();
+    assert_eq!(topic(&a[0]), topic(&b[0]), "a one-sentence speech has no sentence scores to mix");
+    assert_ne!(topic(&a[1]), topic(&b[1]), "sentences embedded alone score differently from sentences in context");
+    assert_eq!(col(&h, &a[1], "on_topic"), col(&h, &b[1], "on_topic"), "the chunk itself is embedded the same way");
+}
