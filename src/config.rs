@@ -155,10 +155,7 @@ impl RunConfig {
                 }
             }
             Engine::Onnx(precision) if model_dir.is_dir() && !model_dir.join(precision.file()).is_file() => {
-                problems.push(Error::Model {
-                    dir: model_dir.clone(),
-                    what: format!("no {}, which --fast and --engine onnx run: run `bash scripts/setup.sh` to export it", precision.file()),
-                });
+                problems.push(Error::Model { dir: model_dir.clone(), what: precision.missing() });
             }
             _ => {}
         }

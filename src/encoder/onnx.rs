@@ -37,6 +37,15 @@ impl Precision {
             Precision::Int8 => "onnx/model-int8.onnx",
         }
     }
+
+    /// What is missing when the file is, and what makes it, for error messages.
+    pub fn missing(self) -> String {
+        let flag = match self {
+            Precision::Fp32 => "--engine onnx",
+            Precision::Int8 => "--fast",
+        };
+        format!("no {}, the ONNX export {flag} runs: run `bash scripts/setup.sh` to write it", self.file())
+    }
 }
 
 impl std::fmt::Display for Precision {
@@ -70,10 +79,7 @@ impl OrtEncoder {
         let dim = config["hidden_size"].as_u64().ok_or_else(|| model_error("config.json has no hidden_size".into()))? as usize;
         let file = dir.join(precision.file());
         if !file.is_file() {
-            return Err(model_error(format!(
-                "no {} (the ONNX export for --fast and --engine onnx): run `bash scripts/setup.sh` to write it",
-                precision.file()
-            )));
+            return Err(model_error(precision.missing()));
         }
         let file_sha256 = crate::fingerprint::sha256_file(&file)?;
         init_runtime()?;
@@ -93,10 +99,6 @@ impl OrtEncoder {
             .map_err(|p| Error::Setup(format!("ONNX Runtime failed to start: {}", panic_message(&p))))?
             .map_err(|e| model_error(format!("cannot load {}: {e}", precision.file())))?;
         Ok(OrtEncoder { session: Mutex::new(session), precision, file, file_sha256, threads, dim })
-    }
-
-    pub fn precision(&self) -> Precision {
-        self.precision
     }
 
     /// What the run's labels depend on besides the weights: engine, precision, the ONNX file
