@@ -8,8 +8,8 @@ libtorch_cpu), so Python cannot import it. It is BERT as sentence-transformers r
 `input_ids` and `attention_mask` (int64, [batch, sequence]), output `last_hidden_state`
 ([batch, sequence, hidden]); parlscan pools and normalises itself. Token types are all 0 (parlscan
 never passes a second segment), so the type-0 embedding is folded into a constant and
-`token_type_ids` is not an input. The node patterns are those ONNX Runtime fuses (LayerNormalization,
-erf GELU).
+`token_type_ids` is not an input. LayerNormalization is one op; GELU is in the erf form ONNX
+Runtime's optimiser fuses.
 
 Usage: python scripts/export-onnx.py MODEL_DIR
 """
@@ -27,9 +27,9 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 17
 # Quantisation settings, chosen on 635 speeches (dev.csv, data/train_examples.csv,
 # data/sample_speeches.csv; scripts/fast-agreement.sh) against the default engine: per-channel
-# weight scales (per-tensor: 97.7% of (speech, topic) decisions kept, against 99.1%); the 7-bit
-# range (reduce_range, for CPUs without VNNI) kept fewer (98.9%); only the MatMuls, not the word
-# embedding table (a Gather: no speed to gain, 99.8% against 99.4% of decisions on dev.csv).
+# weight scales (per-tensor kept 97.6% of (speech, topic) decisions, against 99.1%); the full 8-bit
+# range (reduce_range, meant for CPUs without VNNI, kept 98.9% against 99.0%); only the MatMuls,
+# not the word embedding table (a Gather: no speed to gain; 99.8% against 99.4% on dev.csv).
 PER_CHANNEL = True
 REDUCE_RANGE = False
 OP_TYPES = ["MatMul"]
