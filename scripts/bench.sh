@@ -6,6 +6,7 @@
 #
 #   bash scripts/bench.sh                 # 200 and 2,000 texts, 3 rounds
 #   ROUNDS=5 SMALL=200 BIG=20000 bash scripts/bench.sh
+#   PARLSCAN_ARGS=--fast bash scripts/bench.sh   # parlscan flags, e.g. the int8 ONNX model
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,4 +18,4 @@ for n in "$SMALL" "$BIG"; do
   [ -f "out/bench/corpus-$n.csv" ] || python3 scripts/make_corpus.py "$n" "out/bench/corpus-$n.csv"
 done
 exec .venv-ref/bin/python scripts/bench.py --small "out/bench/corpus-$SMALL.csv" --big "out/bench/corpus-$BIG.csv" \
-  --rounds "${ROUNDS:-3}" --parlscan-args "${PARLSCAN_ARGS:-}"
+  --rounds "${ROUNDS:-3}" --parlscan-args="${PARLSCAN_ARGS:-}"

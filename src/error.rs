@@ -21,7 +21,8 @@ pub mod exit {
     pub const SOFTWARE: i32 = 70;
     /// Writing the output failed (disk full, permissions) (EX_IOERR).
     pub const IO: i32 = 74;
-    /// The model or libtorch is missing or incomplete: run the set-up (EX_CONFIG).
+    /// The model, libtorch or ONNX Runtime is missing or incomplete, or `--device cuda` finds no
+    /// GPU: run the set-up (EX_CONFIG).
     pub const CONFIG: i32 = 78;
 }
 
@@ -47,6 +48,10 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// Something the set-up provides is missing: ONNX Runtime, or a GPU libtorch can use.
+    #[error("{0}")]
+    Setup(String),
 
     #[error("model inference failed: {0}")]
     Inference(String),
@@ -83,7 +88,7 @@ impl Error {
             Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit::NO_INPUT,
             Error::Read { .. } | Error::Input { .. } => exit::DATA,
             Error::Write { .. } => exit::IO,
-            Error::Model { .. } => exit::CONFIG,
+            Error::Model { .. } | Error::Setup(_) => exit::CONFIG,
             Error::Taxonomy { .. } | Error::Head { .. } | Error::Usage(_) => exit::USAGE,
             Error::Inference(_) | Error::Tokenizer(_) => exit::SOFTWARE,
             // The model missing trumps the rest: the fix is the set-up command.

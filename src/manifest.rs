@@ -28,6 +28,10 @@ pub struct Fingerprints {
     pub head: Option<(String, String)>,
     pub taxonomy: String,
     pub taxonomy_sha256: String,
+    /// What ran the model: engine, device or precision, and the ONNX file's SHA-256 (e.g.
+    /// `torch cpu eager`, `onnx int8 onnx/model-int8.onnx sha256 …`). Empty in older manifests.
+    #[serde(default)]
+    pub encoder: String,
 }
 
 impl Fingerprints {
@@ -63,13 +67,16 @@ impl Fingerprints {
             head,
             taxonomy: taxonomy_path.display().to_string(),
             taxonomy_sha256: taxonomy_sha256.to_string(),
+            encoder: String::new(),
         })
     }
 
-    /// What the labels of a speech depend on besides its text: tool version, model, head, taxonomy.
+    /// What the labels of a speech depend on besides its text: tool version, model, head, taxonomy,
+    /// and the engine that ran the model.
     pub fn labels_key(&self) -> String {
         let head = self.head.as_ref().map_or("prototypes", |(_, sha)| sha.as_str());
-        sha256_hex(format!("{}|{}|{}|{}", env!("CARGO_PKG_VERSION"), self.model_sha256, head, self.taxonomy_sha256).as_bytes())
+        let text = format!("{}|{}|{}|{}|{}", env!("CARGO_PKG_VERSION"), self.model_sha256, head, self.taxonomy_sha256, self.encoder);
+        sha256_hex(text.as_bytes())
     }
 
     /// What the whole output depends on: the labels key, every input's content, and the settings

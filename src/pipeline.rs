@@ -16,8 +16,7 @@ use crate::aggregate::{self, SpeechScores};
 use crate::batch::{self, SentenceEmbedding};
 use crate::config::{self, HeadChoice, RunConfig};
 use crate::corpus::{Corpus, Speech};
-use crate::encoder::bert::BertEncoder;
-use crate::encoder::Encoder;
+use crate::encoder::{self, Encoder};
 use crate::error::{exit, Error};
 use crate::fingerprint;
 use crate::incremental::Previous;
@@ -51,6 +50,8 @@ pub struct Labeller {
     pub sentence_embedding: SentenceEmbedding,
     /// The head file in use, if any.
     pub head: Option<PathBuf>,
+    /// The engine that runs the model, in words (`encoder::Loaded::description`).
+    pub engine: String,
 }
 
 /// What a run did, for the summary on stderr, the checkpoint, the manifest and the exit code.
@@ -358,9 +359,9 @@ impl Labeller {
     /// `encoder_sha256` is the model weights' SHA-256, which a head must have been fitted on.
     pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
         let words = WordPieces::load(&config.model_dir)?;
-        let encoder = BertEncoder::load(&config.model_dir, tch::Device::Cpu)?;
-        let cache = EmbeddingCache::from_env(encoder.cache_key(encoder_sha256));
-        let prototypes = Prototypes::build(&config.taxonomy, &words, &encoder, cache.as_ref())?;
+        let loaded = encoder::load(&config.model_dir, config.engine, config.threads, encoder_sha256)?;
+        let cache = EmbeddingCache::from_env(loaded.cache_key);
+        let prototypes = Prototypes::build(&config.taxonomy, &words, &*loaded.encoder, cache.as_ref())?;
         let head = match &config.head {
             HeadChoice::None => None,
             HeadChoice::Named(path) => Some((path.clone(), load_head(path, encoder_sha256, config)?)),
@@ -389,7 +390,7 @@ impl Labeller {
             };
         Ok(Labeller {
             words,
-            encoder: Box::new(encoder),
+            encoder: loaded.encoder,
             scorer,
             taxonomy,
             thresholds,
@@ -397,6 +398,7 @@ impl Labeller {
             sentence_weight,
             sentence_embedding,
             head,
+            engine: loaded.description,
         })
     }
 }
@@ -456,7 +458,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
     let model_sha256 = fingerprint::sha256_file(&config.model_dir.join("model.safetensors"))?;
     let labeller = Labeller::load(config, &model_sha256)?;
     let startup = loading.elapsed();
-    let fingerprints = Fingerprints::compute(
+    let mut fingerprints = Fingerprints::compute(
         &config.inputs,
         &config.model_dir,
         &model_sha256,
@@ -464,6 +466,8 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
         &config.taxonomy.path,
         &config.taxonomy.fingerprint,
     )?;
+    // Another engine or precision gives other labels: part of the labels key, so of the run key.
+    fingerprints.encoder = labeller.engine.clone();
     let single_header = header(&corpus, &config.taxonomy);
     let shard = config.shard.as_ref().map(|(s, _)| *s);
     let header = match shard {

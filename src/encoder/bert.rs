@@ -161,11 +161,27 @@ impl BertEncoder {
         if self.fused.is_some() { Attention::Fused } else { Attention::Eager }
     }
 
-    /// What its embeddings depend on besides the weights file, for caches: `SHA|Attention|threads`.
-    /// libtorch's thread count is part of it: one chunk per pass is small enough that the matrix
-    /// kernels split work differently for 1 and 2 threads, which moves last bits.
+    /// What its embeddings depend on besides the weights file, for caches: `SHA|Attention|threads`
+    /// (and `|Cuda(0)` on a GPU). libtorch's thread count is part of it: one chunk per pass is
+    /// small enough that the matrix kernels split work differently for 1 and 2 threads, which
+    /// moves last bits.
     pub fn cache_key(&self, weights_sha256: &str) -> String {
-        format!("{weights_sha256}|{:?}|threads {}", self.attention(), tch::get_num_threads())
+        let device = if self.device == Device::Cpu { String::new() } else { format!("|{:?}", self.device) };
+        format!("{weights_sha256}|{:?}|threads {}{device}", self.attention(), tch::get_num_threads())
+    }
+}
+
+/// The first CUDA GPU, when libtorch sees one.
+pub fn cuda_device() -> Result<Device, Error> {
+    if tch::Cuda::is_available() {
+        Ok(Device::Cuda(0))
+    } else {
+        Err(Error::Setup(
+            "--device cuda: libtorch sees no CUDA GPU. It needs an NVIDIA GPU with its driver, and parlscan \
+             linked with CUDA libtorch: `bash scripts/setup.sh --cuda && cargo clean -p torch-sys && \
+             cargo build --release`. Or use --device cpu."
+                .into(),
+        ))
     }
 }
 

@@ -1,13 +1,17 @@
 //! The model boundary: turns token-id sequences into sentence embeddings.
 //!
 //! The rest of the pipeline sees only the narrow [`Encoder`] trait. [`bert::BertEncoder`] runs a
-//! real BERT through rust-bert and libtorch; [`fake::FakeEncoder`] is a deterministic stand-in so
-//! most tests run without the model. Batching policy lives in `batch.rs`, not here.
+//! real BERT through rust-bert and libtorch (the default); [`onnx::OrtEncoder`] runs the same
+//! weights exported to ONNX through ONNX Runtime (fp32, or int8 for `classify --fast`);
+//! [`fake::FakeEncoder`] is a deterministic stand-in so most tests run without the model.
+//! [`Engine`] picks one. Batching policy lives in `batch.rs`, not here.
 
 pub mod bert;
 pub mod fake;
+pub mod onnx;
 
 use std::ops::Range;
+use std::path::Path;
 
 use ndarray::Array2;
 
@@ -50,4 +54,41 @@ pub fn pool_span(hidden: &[f32], dim: usize, range: Range<usize>) -> Vec<f32> {
     let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
     out.iter_mut().for_each(|v| *v /= norm);
     out
+}
+
+/// What runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// rust-bert on libtorch (the default), on the CPU or the first CUDA GPU.
+    Torch { cuda: bool },
+    /// ONNX Runtime on the CPU, on the fp32 or the int8 export.
+    Onnx(onnx::Precision),
+}
+
+/// An encoder ready to run, with what its embeddings depend on.
+pub struct Loaded {
+    pub encoder: Box<dyn Encoder>,
+    /// Key for the prototype cache: weights, engine, precision, threads.
+    pub cache_key: String,
+    /// The engine in words, for the manifest and the run's identity, e.g. `torch cpu eager` or
+    /// `onnx int8 onnx/model-int8.onnx sha256 …`.
+    pub description: String,
+}
+
+/// Loads the model folder's weights into `engine`; ONNX Runtime gets `threads` intra-op threads
+/// (libtorch's are set process-wide by `config::set_threads`).
+pub fn load(dir: &Path, engine: Engine, threads: usize, weights_sha256: &str) -> Result<Loaded, Error> {
+    match engine {
+        Engine::Torch { cuda } => {
+            let device = if cuda { bert::cuda_device()? } else { tch::Device::Cpu };
+            let encoder = bert::BertEncoder::load(dir, device)?;
+            let device_name = if cuda { "cuda:0" } else { "cpu" };
+            let description = format!("torch {device_name} {}", format!("{:?}", encoder.attention()).to_lowercase());
+            Ok(Loaded { cache_key: encoder.cache_key(weights_sha256), description, encoder: Box::new(encoder) })
+        }
+        Engine::Onnx(precision) => {
+            let encoder = onnx::OrtEncoder::load(dir, precision, threads)?;
+            Ok(Loaded { cache_key: encoder.cache_key(weights_sha256), description: encoder.describe(), encoder: Box::new(encoder) })
+        }
+    }
 }

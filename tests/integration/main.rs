@@ -7,5 +7,6 @@ mod fit;
 mod formats;
 mod model;
 mod nightly;
+mod onnx;
 mod robust;
 mod util;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# How often `classify --fast` (int8 ONNX) labels speeches as the default (torch, fp32) does: labels
+# ../shared/data/dev.csv, data/train_examples.csv and data/sample_speeches.csv both ways and prints,
+# per file and in all, the share of speeches with every label identical (on-topic decision, topic
+# set, stance), of per-(speech, topic) decisions identical, of stances identical, and the largest
+# score difference. Figures only; tests/integration/onnx.rs holds --fast to 99% on dev.csv.
+#
+#   bash scripts/fast-agreement.sh                       # --fast against the default
+#   OTHER="--engine onnx" bash scripts/fast-agreement.sh # ONNX Runtime fp32 against the default
+#   THREADS=1 bash scripts/fast-agreement.sh a.csv b.csv # other inputs, one thread
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+cargo build --release --locked --quiet
+inputs=("$@")
+[ ${#inputs[@]} -gt 0 ] || inputs=(../shared/data/dev.csv data/train_examples.csv data/sample_speeches.csv)
+other=${OTHER:---fast}
+out=out/agreement
+mkdir -p "$out"
+pairs=()
+for input in "${inputs[@]}"; do
+  name=$(basename "$input" .csv)
+  # shellcheck disable=SC2086 # $other is a list of flags
+  target/release/parlscan classify "$input" -o "$out/$name.default.csv" --threads "${THREADS:-0}" --quiet
+  target/release/parlscan classify "$input" -o "$out/$name.other.csv" --threads "${THREADS:-0}" --quiet $other
+  pairs+=("$out/$name.default.csv" "$out/$name.other.csv")
+done
+echo "default against: $other"
+exec python3 scripts/agreement.py "${pairs[@]}"
