@@ -85,15 +85,16 @@ def main():
     ap.add_argument("--big", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--parlscan-args", default="")
+    ap.add_argument("--no-fast", action="store_true", help="leave out the parlscan --fast side")
     a = ap.parse_args()
     extra = a.parlscan_args.split()
+    sides = [("parlscan", lambda c: parlscan(c, extra)), ("python", reference)]
+    if not a.no_fast:
+        sides.insert(1, ("--fast", lambda c: parlscan(c, extra + ["--fast"])))
     rows = []
     for r in range(a.rounds):
-        # Alternate which side goes first, so drift in the machine's load hits both.
-        sides = [("parlscan", lambda c: parlscan(c, extra)), ("python", reference)]
-        if r % 2:
-            sides.reverse()
-        for name, fn in sides:
+        # Rotate which side goes first, so drift in the machine's load hits every side.
+        for name, fn in sides[r % len(sides):] + sides[:r % len(sides)]:
             small, big = fn(a.small), fn(a.big)
             marginal = (big["pieces"] - small["pieces"]) / max(big["wall"] - small["wall"], 1e-9)
             marginal_texts = (big["texts"] - small["texts"]) / max(big["wall"] - small["wall"], 1e-9)
@@ -105,20 +106,26 @@ def main():
     print()
     print(f"{'side':<10} {'texts/s':>9} {'pieces/s':>9} {'range':>15} {'peak RSS MiB':>13} {'start-up s':>11}")
     med = {}
-    for name in ("python", "parlscan"):
+    by_round = {}
+    for name, _ in sides:
         mine = [x for x in rows if x[1] == name]
+        by_round[name] = {x[0]: x[3] for x in mine}
         ps = [x[3] for x in mine]
         ts = [x[4] for x in mine]
         rss = max(x[2]["rss"] for x in mine)
         startup = statistics.median(x[5]["wall"] - x[5]["pieces"] / x[3] for x in mine)
         med[name] = statistics.median(ps)
         print(f"{name:<10} {statistics.median(ts):>9.1f} {med[name]:>9.0f} {min(ps):>7.0f}-{max(ps):<7.0f} {rss:>13.0f} {startup:>11.1f}")
-    ratios = [p[3] / q[3] for p, q in zip([x for x in rows if x[1] == 'parlscan'], [x for x in rows if x[1] == 'python'])]
-    print(f"\nratio parlscan/python (marginal word-pieces/s, per round): {', '.join(f'{x:.2f}' for x in ratios)}; "
-          f"median {statistics.median(ratios):.2f}")
+    for name, _ in sides:
+        if name == "python":
+            continue
+        ratios = [by_round[name][r] / by_round["python"][r] for r in range(a.rounds)]
+        print(f"\nratio {name}/python (marginal word-pieces/s, per round): {', '.join(f'{x:.2f}' for x in ratios)}; "
+              f"median {statistics.median(ratios):.2f}")
     gflops = 24e6 * med["parlscan"] / 1e9
     print(f"parlscan: ~{gflops:.0f} GFLOP/s at ~24 MFLOP per word-piece = {100 * gflops / peak:.0f}% of this machine's "
-          f"peak ~{peak:.0f} GFLOP/s ({cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle)")
+          f"peak ~{peak:.0f} GFLOP/s ({cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle); --fast does int8 "
+          f"arithmetic on most of those FLOPs, so its share of the fp32 peak is not comparable")
 
 
 if __name__ == "__main__":

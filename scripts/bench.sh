@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark: `parlscan classify` against the Python reference (sentence-transformers on the same
+# Benchmark: `parlscan classify`, by default and with --fast, against the Python reference (sentence-transformers on the same
 # model and the same torch 2.4, encode(batch_size=32)) on the same synthetic texts (fixed seed,
 # 20 to 1,500 words), alternating, several rounds. Prints texts/s, word-pieces/s, peak RSS, the
-# marginal ratio parlscan/Python, and parlscan's GFLOP/s against the machine's peak. Figures only.
+# marginal ratios parlscan/Python and --fast/Python, and parlscan's GFLOP/s against the machine's peak. Figures only.
 #
 #   bash scripts/bench.sh                 # 200 and 2,000 texts, 3 rounds
 #   ROUNDS=5 SMALL=200 BIG=20000 bash scripts/bench.sh
-#   PARLSCAN_ARGS=--fast bash scripts/bench.sh   # parlscan flags, e.g. the int8 ONNX model
+#   PARLSCAN_ARGS="--threads 1" bash scripts/bench.sh   # flags for both parlscan sides
+#   NO_FAST=1 bash scripts/bench.sh                      # leave the --fast side out
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -18,4 +19,4 @@ for n in "$SMALL" "$BIG"; do
   [ -f "out/bench/corpus-$n.csv" ] || python3 scripts/make_corpus.py "$n" "out/bench/corpus-$n.csv"
 done
 exec .venv-ref/bin/python scripts/bench.py --small "out/bench/corpus-$SMALL.csv" --big "out/bench/corpus-$BIG.csv" \
-  --rounds "${ROUNDS:-3}" --parlscan-args="${PARLSCAN_ARGS:-}"
+  --rounds "${ROUNDS:-3}" --parlscan-args="${PARLSCAN_ARGS:-}" ${NO_FAST:+--no-fast}

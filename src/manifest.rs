@@ -105,6 +105,10 @@ pub struct Counts {
     /// ParlParse speeches with no text, which are not rows.
     #[serde(default)]
     pub skipped_empty: usize,
+    /// Of the rows scored, those `--fast` found near a decision boundary and scored again at full
+    /// precision.
+    #[serde(default)]
+    pub rescored: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

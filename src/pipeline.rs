@@ -16,7 +16,8 @@ use crate::aggregate::{self, SpeechScores};
 use crate::batch::{self, SentenceEmbedding};
 use crate::config::{self, HeadChoice, RunConfig};
 use crate::corpus::{Corpus, Speech};
-use crate::encoder::{self, Encoder};
+use crate::encoder::onnx::Precision;
+use crate::encoder::{self, Encoder, Engine};
 use crate::error::{exit, Error};
 use crate::fingerprint;
 use crate::incremental::Previous;
@@ -52,6 +53,38 @@ pub struct Labeller {
     pub head: Option<PathBuf>,
     /// The engine that runs the model, in words (`encoder::Loaded::description`).
     pub engine: String,
+    /// For `--fast`: the full-precision labeller that rescores speeches whose int8 labels are a
+    /// near tie (see [`NearTie`]).
+    pub fallback: Option<Box<Labeller>>,
+}
+
+/// How close to a decision boundary `--fast` rescores a speech at full precision: int8 moves
+/// scores by up to about 0.2 (most by far less), and a label flips only where it was close.
+#[derive(Debug, Clone, Copy)]
+pub struct NearTie {
+    /// `on_topic` within this of its threshold.
+    pub on_topic: f64,
+    /// An on-topic speech's topic score within this of the topic's threshold.
+    pub topic: f64,
+    /// An on-topic speech's two most probable stances within this of each other.
+    pub stance: f64,
+}
+
+pub const NEAR_TIE: NearTie = NearTie { on_topic: 0.05, topic: 0.03, stance: 0.1 };
+
+impl NearTie {
+    pub fn holds(&self, s: &SpeechScores, thresholds: &[f64], on_topic_threshold: f64) -> bool {
+        if (s.on_topic - on_topic_threshold).abs() < self.on_topic {
+            return true;
+        }
+        if s.stance_class.is_none() {
+            return false;
+        }
+        let topic_close = s.topics.iter().zip(thresholds).any(|(v, t)| (v - t).abs() < self.topic);
+        let mut stance = s.stance.clone();
+        stance.sort_by(|a, b| b.total_cmp(a));
+        topic_close || (stance.len() > 1 && stance[0] - stance[1] < self.stance)
+    }
 }
 
 /// What a run did, for the summary on stderr, the checkpoint, the manifest and the exit code.
@@ -97,6 +130,9 @@ impl std::fmt::Display for Summary {
         if c.resumed > 0 {
             write!(f, ", {} resumed from a checkpoint", c.resumed)?;
         }
+        if c.rescored > 0 {
+            write!(f, ", {} near ties rescored at full precision", c.rescored)?;
+        }
         write!(
             f,
             "), {} chunks, {} word-pieces in {:.1} s ({:.1} speeches/s) after a {:.2} s start-up",
@@ -131,9 +167,32 @@ fn prepare(words: &WordPieces, speech: &Speech) -> Prepared {
     }
 }
 
+/// One speech's segmentation and, when scored, its scores and evidence sentence.
+type Labelled = (Prepared, Option<(SpeechScores, String)>);
+
 impl Labeller {
-    /// Scores a block of speeches; one result per speech, in order.
-    pub fn label_block(&self, speeches: &[&Speech]) -> Result<Vec<(Prepared, Option<(SpeechScores, String)>)>, Error> {
+    /// Scores a block of speeches; one result per speech, in order. With a fallback (`--fast`),
+    /// speeches near a decision boundary are scored again by it; returns how many were.
+    pub fn label_block(&self, speeches: &[&Speech]) -> Result<(Vec<Labelled>, usize), Error> {
+        let mut out = self.label_once(speeches)?;
+        let Some(fallback) = &self.fallback else { return Ok((out, 0)) };
+        let close: Vec<usize> = out
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| NEAR_TIE.holds(s, &self.thresholds, self.on_topic_threshold)))
+            .map(|(i, _)| i)
+            .collect();
+        if !close.is_empty() {
+            let again: Vec<&Speech> = close.iter().map(|&i| speeches[i]).collect();
+            for (i, labelled) in close.iter().zip(fallback.label_once(&again)?) {
+                out[*i] = labelled;
+            }
+        }
+        Ok((out, close.len()))
+    }
+
+    /// Scores a block of speeches with this labeller's own encoder.
+    fn label_once(&self, speeches: &[&Speech]) -> Result<Vec<Labelled>, Error> {
         let words = &self.words;
         let prepared: Vec<Prepared> = speeches.par_iter().map(|s| prepare(words, s)).collect();
         let mut owners = Vec::new();
@@ -263,7 +322,9 @@ impl Labeller {
                 })
                 .collect();
             let to_score: Vec<&Speech> = block.iter().zip(&reused).filter(|(_, r)| r.is_none()).map(|((_, s), _)| s).collect();
-            let mut labelled = self.label_block(&to_score)?.into_iter();
+            let (labelled, rescored) = self.label_block(&to_score)?;
+            summary.counts.rescored += rescored;
+            let mut labelled = labelled.into_iter();
             for ((at, speech), reuse) in block.iter().zip(reused) {
                 let mut row: Vec<String> = Vec::with_capacity(speech.fields.len() + 32);
                 if options.shard.is_some() {
@@ -357,9 +418,23 @@ pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
 impl Labeller {
     /// Loads the tokenizer, the model, the label prototypes and the head a configuration names.
     /// `encoder_sha256` is the model weights' SHA-256, which a head must have been fitted on.
+    /// With `--fast` (int8), also loads the default full-precision engine to rescore near ties.
     pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
+        let mut labeller = Self::load_engine(config, config.engine, encoder_sha256)?;
+        if config.engine == Engine::Onnx(Precision::Int8) {
+            let full = Self::load_engine(config, Engine::Torch { cuda: false }, encoder_sha256)?;
+            labeller.engine = format!(
+                "{}; near ties (on-topic or topic within {} of the threshold, stances within {}) rescored by {}",
+                labeller.engine, NEAR_TIE.on_topic, NEAR_TIE.stance, full.engine
+            );
+            labeller.fallback = Some(Box::new(full));
+        }
+        Ok(labeller)
+    }
+
+    fn load_engine(config: &RunConfig, engine: Engine, encoder_sha256: &str) -> Result<Self, Error> {
         let words = WordPieces::load(&config.model_dir)?;
-        let loaded = encoder::load(&config.model_dir, config.engine, config.threads, encoder_sha256)?;
+        let loaded = encoder::load(&config.model_dir, engine, config.threads, encoder_sha256)?;
         let cache = EmbeddingCache::from_env(loaded.cache_key);
         let prototypes = Prototypes::build(&config.taxonomy, &words, &*loaded.encoder, cache.as_ref())?;
         let head = match &config.head {
@@ -399,6 +474,7 @@ impl Labeller {
             sentence_embedding,
             head,
             engine: loaded.description,
+            fallback: None,
         })
     }
 }

@@ -132,11 +132,13 @@ fn fast_labels_agree_with_the_default_on_dev_speeches() {
         "--fast keeps {same_decisions} of {decisions} (speech, topic) decisions: under 99%"
     );
     assert!(share(same_on_topic, a.len()) >= 0.99, "--fast keeps {same_on_topic} of {} on-topic decisions: under 99%", a.len());
-    // Issue 6 asks for 99% of stances too, which on 75 speeches means none may change. Measured:
-    // 74 of 75 (98.67%): DEV-022's default stance is a near tie (anti_powers 0.350, neutral 0.339)
-    // that int8 tips over. This holds --fast to that, and fails for any further loss (per-tensor
-    // weight scales kept 68 of 75, quantising the embedding table too 72).
-    assert!(same_stances + 1 >= a.len(), "--fast keeps {same_stances} of {} stances: more than one changed", a.len());
+    // On 75 speeches 99% of stances means none may change: int8 alone tipped one near tie
+    // (DEV-022, anti_powers 0.350 against neutral 0.339), which the full-precision rescoring of
+    // near ties now catches.
+    assert!(share(same_stances, a.len()) >= 0.99, "--fast keeps {same_stances} of {} stances: under 99%", a.len());
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("fast.csv.manifest.json")).unwrap()).unwrap();
+    let rescored = manifest["counts"]["rescored"].as_u64().expect("the manifest counts rescored near ties");
+    assert!(rescored > 0 && rescored < 75, "some, not all, dev speeches are near ties: {rescored}");
 }
 
 #[test]
