@@ -70,7 +70,7 @@ pub struct NearTie {
     pub stance: f64,
 }
 
-pub const NEAR_TIE: NearTie = NearTie { on_topic: 0.05, topic: 0.03, stance: 0.1 };
+pub const NEAR_TIE: NearTie = NearTie { on_topic: 0.05, topic: 0.0, stance: 0.1 };
 
 impl NearTie {
     pub fn holds(&self, s: &SpeechScores, thresholds: &[f64], on_topic_threshold: f64) -> bool {

@@ -14,7 +14,7 @@ use ndarray::Array2;
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::{pool_span, Encoder, TokenBatch};
+use super::{pool_spans, Encoder, TokenBatch};
 use crate::error::Error;
 
 /// BERT-family sentence encoder with mean pooling (e.g. sentence-transformers/all-MiniLM-L6-v2).
@@ -197,14 +197,7 @@ impl Encoder for BertEncoder {
         if n == 0 {
             return Ok((Array2::zeros((0, d)), Vec::new()));
         }
-        let mut ids = vec![0i64; n * t];
-        let mut mask = vec![0i64; n * t];
-        for (row, seq) in batch.sequences.iter().enumerate() {
-            for (col, &id) in seq.iter().enumerate() {
-                ids[row * t + col] = i64::from(id);
-                mask[row * t + col] = 1;
-            }
-        }
+        let (ids, mask) = batch.ids_and_mask();
         let want_spans = spans.iter().any(|s| !s.is_empty());
         let (pooled, hidden) = tch::no_grad(|| -> Result<(Tensor, Option<Tensor>), Error> {
             let ids = Tensor::from_slice(&ids).view([n as i64, t as i64]).to(self.device);
@@ -235,13 +228,7 @@ impl Encoder for BertEncoder {
             let mut all = vec![0f32; n * t * d];
             hidden.copy_data(&mut all, n * t * d);
             for i in 0..n {
-                let rows = spans.get(i).copied().unwrap_or(&[]);
-                let mut out = Array2::<f32>::zeros((rows.len(), d));
-                for (k, r) in rows.iter().enumerate() {
-                    let v = pool_span(&all[i * t * d..(i + 1) * t * d], d, r.clone());
-                    out.row_mut(k).assign(&ndarray::ArrayView1::from(&v));
-                }
-                span_embeddings.push(out);
+                span_embeddings.push(pool_spans(&all[i * t * d..(i + 1) * t * d], d, spans.get(i).copied().unwrap_or(&[])));
             }
         }
         Ok((chunks, span_embeddings))

@@ -25,6 +25,22 @@ pub struct TokenBatch<'a> {
     pub padded_len: usize,
 }
 
+impl TokenBatch<'_> {
+    /// Token ids and attention mask, row-major `n × padded_len`, padding with id 0 and mask 0.
+    pub fn ids_and_mask(&self) -> (Vec<i64>, Vec<i64>) {
+        let t = self.padded_len;
+        let mut ids = vec![0i64; self.sequences.len() * t];
+        let mut mask = vec![0i64; self.sequences.len() * t];
+        for (row, seq) in self.sequences.iter().enumerate() {
+            for (col, &id) in seq.iter().enumerate() {
+                ids[row * t + col] = i64::from(id);
+                mask[row * t + col] = 1;
+            }
+        }
+        (ids, mask)
+    }
+}
+
 /// Anything that maps token sequences to L2-normalised embeddings, one row per sequence.
 pub trait Encoder: Send {
     /// Embedding width.
@@ -53,6 +69,15 @@ pub fn pool_span(hidden: &[f32], dim: usize, range: Range<usize>) -> Vec<f32> {
     out.iter_mut().for_each(|v| *v /= n);
     let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
     out.iter_mut().for_each(|v| *v /= norm);
+    out
+}
+
+/// [`pool_span`] for each of `ranges`, one row each.
+pub fn pool_spans(hidden: &[f32], dim: usize, ranges: &[Range<usize>]) -> Array2<f32> {
+    let mut out = Array2::<f32>::zeros((ranges.len(), dim));
+    for (k, r) in ranges.iter().enumerate() {
+        out.row_mut(k).assign(&ndarray::ArrayView1::from(&pool_span(hidden, dim, r.clone())));
+    }
     out
 }
 

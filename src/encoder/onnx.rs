@@ -16,7 +16,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::{pool_span, Encoder, TokenBatch};
+use super::{pool_span, pool_spans, Encoder, TokenBatch};
 use crate::error::Error;
 
 /// Which of the two exported files runs.
@@ -171,14 +171,7 @@ impl Encoder for OrtEncoder {
         if n == 0 {
             return Ok((Array2::zeros((0, d)), Vec::new()));
         }
-        let mut ids = vec![0i64; n * t];
-        let mut mask = vec![0i64; n * t];
-        for (row, seq) in batch.sequences.iter().enumerate() {
-            for (col, &id) in seq.iter().enumerate() {
-                ids[row * t + col] = i64::from(id);
-                mask[row * t + col] = 1;
-            }
-        }
+        let (ids, mask) = batch.ids_and_mask();
         let fail = |e: ort::Error| Error::Inference(format!("{}: {e}", self.file.display()));
         let ids = TensorRef::from_array_view(([n, t], &ids[..])).map_err(fail)?;
         let mask = TensorRef::from_array_view(([n, t], &mask[..])).map_err(fail)?;
@@ -196,12 +189,7 @@ impl Encoder for OrtEncoder {
             let block = &hidden[i * t * d..(i + 1) * t * d];
             chunks.row_mut(i).assign(&ndarray::ArrayView1::from(&pool_span(block, d, 0..seq.len())));
             if want_spans {
-                let rows = spans.get(i).copied().unwrap_or(&[]);
-                let mut out = Array2::<f32>::zeros((rows.len(), d));
-                for (k, r) in rows.iter().enumerate() {
-                    out.row_mut(k).assign(&ndarray::ArrayView1::from(&pool_span(block, d, r.clone())));
-                }
-                span_embeddings.push(out);
+                span_embeddings.push(pool_spans(block, d, spans.get(i).copied().unwrap_or(&[])));
             }
         }
         Ok((chunks, span_embeddings))
