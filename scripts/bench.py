@@ -85,12 +85,13 @@ def main():
     ap.add_argument("--big", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--parlscan-args", default="")
-    ap.add_argument("--no-fast", action="store_true", help="leave out the parlscan --fast side")
+    ap.add_argument("--no-fast", action="store_true", help="leave out the parlscan --fast sides")
     a = ap.parse_args()
     extra = a.parlscan_args.split()
     sides = [("parlscan", lambda c: parlscan(c, extra)), ("python", reference)]
     if not a.no_fast:
-        sides.insert(1, ("--fast", lambda c: parlscan(c, extra + ["--fast"])))
+        sides[1:1] = [("--fast", lambda c: parlscan(c, extra + ["--fast"])),
+                      ("int8 only", lambda c: parlscan(c, extra + ["--fast", "--no-rescore"]))]
     rows = []
     for r in range(a.rounds):
         # Rotate which side goes first, so drift in the machine's load hits every side.

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Benchmark: `parlscan classify`, by default and with --fast, against the Python reference (sentence-transformers on the same
+# Benchmark: `parlscan classify`, by default, with --fast and with --fast --no-rescore ("int8 only"),
+# against the Python reference (sentence-transformers on the same
 # model and the same torch 2.4, encode(batch_size=32)) on the same synthetic texts (fixed seed,
 # 20 to 1,500 words), alternating, several rounds. Prints texts/s, word-pieces/s, peak RSS, the
-# marginal ratios parlscan/Python and --fast/Python, and parlscan's GFLOP/s against the machine's peak. Figures only.
+# marginal ratio of each parlscan side to Python, and parlscan's GFLOP/s against the machine's peak. Figures only.
 #
 #   bash scripts/bench.sh                 # 200 and 2,000 texts, 3 rounds
 #   ROUNDS=5 SMALL=200 BIG=20000 bash scripts/bench.sh
 #   PARLSCAN_ARGS="--threads 1" bash scripts/bench.sh   # flags for both parlscan sides
-#   NO_FAST=1 bash scripts/bench.sh                      # leave the --fast side out
+#   NO_FAST=1 bash scripts/bench.sh                      # leave the --fast sides out
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"

@@ -30,6 +30,8 @@ pub struct RunConfig {
     pub threads: usize,
     /// What runs the model (`--engine`, `--device`, `--fast`).
     pub engine: Engine,
+    /// With `--fast`: score near ties again at full precision (off with `--no-rescore`).
+    pub rescore_near_ties: bool,
     pub quiet: bool,
     pub head: HeadChoice,
     pub incremental: bool,
@@ -187,6 +189,7 @@ impl RunConfig {
             taxonomy: taxonomy.expect("no problems means the taxonomy loaded"),
             threads,
             engine,
+            rescore_near_ties: !args.no_rescore,
             quiet: args.quiet,
             head,
             incremental: args.incremental,

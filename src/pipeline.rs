@@ -418,10 +418,11 @@ pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
 impl Labeller {
     /// Loads the tokenizer, the model, the label prototypes and the head a configuration names.
     /// `encoder_sha256` is the model weights' SHA-256, which a head must have been fitted on.
-    /// With `--fast` (int8), also loads the default full-precision engine to rescore near ties.
+    /// With `--fast` (int8), also loads the default full-precision engine to rescore near ties
+    /// (unless `--no-rescore`).
     pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
         let mut labeller = Self::load_engine(config, config.engine, encoder_sha256)?;
-        if config.engine == Engine::Onnx(Precision::Int8) {
+        if config.engine == Engine::Onnx(Precision::Int8) && config.rescore_near_ties {
             let full = Self::load_engine(config, Engine::Torch { cuda: false }, encoder_sha256)?;
             labeller.engine = format!(
                 "{}; near ties (on-topic or topic within {} of the threshold, stances within {}) rescored by {}",
