@@ -164,6 +164,15 @@ fn a_fast_run_says_int8_in_its_manifest_and_does_not_reuse_default_labels() {
     assert_ne!(second["labels_key"], first["labels_key"]);
     assert_ne!(second["run_key"], first["run_key"]);
     assert_eq!(second["counts"]["reused"], 0);
+    assert!(encoder.contains("rescored by torch cpu"), "--fast rescores near ties by default: {encoder}");
+    // Without the rescoring the run is another engine again, and nothing is rescored.
+    let raw = w.run(&["classify", "in.csv", "-o", "out.csv", "--fast", "--no-rescore", "--incremental"]);
+    assert_eq!(raw.status.code(), Some(0), "{}", stderr(&raw));
+    let third = manifest(&w);
+    let encoder = third["fingerprints"]["encoder"].as_str().unwrap();
+    assert!(encoder.starts_with("onnx int8 ") && !encoder.contains("rescored"), "{encoder}");
+    assert_ne!(third["labels_key"], second["labels_key"]);
+    assert_eq!((third["counts"]["reused"].as_u64(), third["counts"]["rescored"].as_u64()), (Some(0), Some(0)));
 }
 
 #[test]
