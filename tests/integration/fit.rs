@@ -90,6 +90,12 @@ fn fit_refuses_unknown_labels_naming_the_line() {
     assert!(!w.path("head.json").exists());
 }
 
+/// A one-sentence speech and a multi-sentence one, on several topics.
+const ONE_AND_MANY_SENTENCES: &str = "id,text\n\
+     one,\"Judicial commissioners must approve every interception warrant before it takes effect.\"\n\
+     many,\"I thank the Minister for his statement. Judicial commissioners must approve every interception warrant. \
+     The housing target for the county will pave over the green belt. End-to-end encryption must not be weakened.\"\n";
+
 #[test]
 fn the_default_heads_sentence_weight_changes_topic_scores_of_multi_sentence_speeches_only() {
     let w = Workdir::new();
@@ -100,13 +106,7 @@ fn the_default_heads_sentence_weight_changes_topic_scores_of_multi_sentence_spee
     let mut chunk_only = head.clone();
     chunk_only["sentence_weight"] = serde_json::json!(0.0);
     w.write("chunk-only.json", serde_json::to_vec(&chunk_only).unwrap());
-    w.write(
-        "in.csv",
-        "id,text\n\
-         one,\"Judicial commissioners must approve every interception warrant before it takes effect.\"\n\
-         many,\"I thank the Minister for his statement. Judicial commissioners must approve every interception warrant. \
-         The housing target for the county will pave over the green belt. End-to-end encryption must not be weakened.\"\n",
-    );
+    w.write("in.csv", ONE_AND_MANY_SENTENCES);
     let mixed = w.run(&["classify", "in.csv", "-o", "mixed.csv", "--quiet"]);
     let plain = w.run(&["classify", "in.csv", "-o", "plain.csv", "--head", "chunk-only.json", "--quiet"]);
     assert_eq!((mixed.status.code(), plain.status.code()), (Some(0), Some(0)), "{}{}", stderr(&mixed), stderr(&plain));
@@ -128,13 +128,7 @@ fn a_head_that_embeds_sentences_alone_scores_them_alone() {
     w.write("context.json", serde_json::to_vec(&head).unwrap());
     head["sentence_embedding"] = serde_json::json!("alone");
     w.write("alone.json", serde_json::to_vec(&head).unwrap());
-    w.write(
-        "in.csv",
-        "id,text\n\
-         one,\"Judicial commissioners must approve every interception warrant before it takes effect.\"\n\
-         many,\"I thank the Minister for his statement. Judicial commissioners must approve every interception warrant. \
-         The housing target for the county will pave over the green belt. End-to-end encryption must not be weakened.\"\n",
-    );
+    w.write("in.csv", ONE_AND_MANY_SENTENCES);
     let context = w.run(&["classify", "in.csv", "-o", "context.csv", "--head", "context.json", "--quiet"]);
     let alone = w.run(&["classify", "in.csv", "-o", "alone.csv", "--head", "alone.json", "--quiet"]);
     assert_eq!((context.status.code(), alone.status.code()), (Some(0), Some(0)), "{}{}", stderr(&context), stderr(&alone));
