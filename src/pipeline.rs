@@ -59,31 +59,29 @@ pub struct Labeller {
 }
 
 /// How close to a decision boundary `--fast` rescores a speech at full precision: int8 moves
-/// scores by up to about 0.2 (most by far less), and a label flips only where it was close.
+/// scores by up to about 0.2 (most by far less), and a label flips only where it was close. Topic
+/// scores are left out: a margin on them rescored most long speeches (README, *--fast*).
 #[derive(Debug, Clone, Copy)]
 pub struct NearTie {
     /// `on_topic` within this of its threshold.
     pub on_topic: f64,
-    /// An on-topic speech's topic score within this of the topic's threshold.
-    pub topic: f64,
     /// An on-topic speech's two most probable stances within this of each other.
     pub stance: f64,
 }
 
-pub const NEAR_TIE: NearTie = NearTie { on_topic: 0.05, topic: 0.0, stance: 0.1 };
+pub const NEAR_TIE: NearTie = NearTie { on_topic: 0.05, stance: 0.1 };
 
 impl NearTie {
-    pub fn holds(&self, s: &SpeechScores, thresholds: &[f64], on_topic_threshold: f64) -> bool {
+    pub fn holds(&self, s: &SpeechScores, on_topic_threshold: f64) -> bool {
         if (s.on_topic - on_topic_threshold).abs() < self.on_topic {
             return true;
         }
         if s.stance_class.is_none() {
             return false;
         }
-        let topic_close = s.topics.iter().zip(thresholds).any(|(v, t)| (v - t).abs() < self.topic);
         let mut stance = s.stance.clone();
         stance.sort_by(|a, b| b.total_cmp(a));
-        topic_close || (stance.len() > 1 && stance[0] - stance[1] < self.stance)
+        stance.len() > 1 && stance[0] - stance[1] < self.stance
     }
 }
 
@@ -179,7 +177,7 @@ impl Labeller {
         let close: Vec<usize> = out
             .iter()
             .enumerate()
-            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| NEAR_TIE.holds(s, &self.thresholds, self.on_topic_threshold)))
+            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| NEAR_TIE.holds(s, self.on_topic_threshold)))
             .map(|(i, _)| i)
             .collect();
         if !close.is_empty() {
@@ -425,7 +423,7 @@ impl Labeller {
         if config.engine == Engine::Onnx(Precision::Int8) && config.rescore_near_ties {
             let full = Self::load_engine(config, Engine::Torch { cuda: false }, encoder_sha256)?;
             labeller.engine = format!(
-                "{}; near ties (on-topic or topic within {} of the threshold, stances within {}) rescored by {}",
+                "{}; near ties (on-topic within {} of the threshold, or stances within {}) rescored by {}",
                 labeller.engine, NEAR_TIE.on_topic, NEAR_TIE.stance, full.engine
             );
             labeller.fallback = Some(Box::new(full));
