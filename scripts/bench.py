@@ -91,7 +91,7 @@ def main():
     sides = [("parlscan", lambda c: parlscan(c, extra)), ("python", reference)]
     if not a.no_fast:
         sides[1:1] = [("--fast", lambda c: parlscan(c, extra + ["--fast"])),
-                      ("int8 only", lambda c: parlscan(c, extra + ["--fast", "--no-rescore"]))]
+                      ("--fast=int8", lambda c: parlscan(c, extra + ["--fast=int8"]))]
     rows = []
     for r in range(a.rounds):
         # Rotate which side goes first, so drift in the machine's load hits every side.
@@ -100,12 +100,12 @@ def main():
             marginal = (big["pieces"] - small["pieces"]) / max(big["wall"] - small["wall"], 1e-9)
             marginal_texts = (big["texts"] - small["texts"]) / max(big["wall"] - small["wall"], 1e-9)
             rows.append((r, name, big, marginal, marginal_texts, small))
-            print(f"round {r} {name:<8} big: {big['texts']} texts {big['pieces']} pieces {big['wall']:.1f} s "
+            print(f"round {r} {name:<11} big: {big['texts']} texts {big['pieces']} pieces {big['wall']:.1f} s "
                   f"{big['rss']:.0f} MiB | small: {small['wall']:.1f} s | marginal {marginal:.0f} pieces/s "
                   f"{marginal_texts:.1f} texts/s", flush=True)
     peak, cores, mhz, per_cycle = peak_gflops()
     print()
-    print(f"{'side':<10} {'texts/s':>9} {'pieces/s':>9} {'range':>15} {'peak RSS MiB':>13} {'start-up s':>11}")
+    print(f"{'side':<12} {'texts/s':>9} {'pieces/s':>9} {'range':>15} {'peak RSS MiB':>13} {'start-up s':>11}")
     med = {}
     by_round = {}
     for name, _ in sides:
@@ -116,7 +116,7 @@ def main():
         rss = max(x[2]["rss"] for x in mine)
         startup = statistics.median(x[5]["wall"] - x[5]["pieces"] / x[3] for x in mine)
         med[name] = statistics.median(ps)
-        print(f"{name:<10} {statistics.median(ts):>9.1f} {med[name]:>9.0f} {min(ps):>7.0f}-{max(ps):<7.0f} {rss:>13.0f} {startup:>11.1f}")
+        print(f"{name:<12} {statistics.median(ts):>9.1f} {med[name]:>9.0f} {min(ps):>7.0f}-{max(ps):<7.0f} {rss:>13.0f} {startup:>11.1f}")
     for name, _ in sides:
         if name == "python":
             continue
@@ -125,8 +125,8 @@ def main():
               f"median {statistics.median(ratios):.2f}")
     gflops = 24e6 * med["parlscan"] / 1e9
     print(f"parlscan: ~{gflops:.0f} GFLOP/s at ~24 MFLOP per word-piece = {100 * gflops / peak:.0f}% of this machine's "
-          f"peak ~{peak:.0f} GFLOP/s ({cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle); --fast does int8 "
-          f"arithmetic on most of those FLOPs, so its share of the fp32 peak is not comparable")
+          f"peak ~{peak:.0f} GFLOP/s ({cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle); --fast does bf16 or "
+          f"int8 arithmetic on most of those FLOPs, so its share of the fp32 peak is not comparable")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: `parlscan classify`, by default, with --fast and with --fast --no-rescore ("int8 only"),
+# Benchmark: `parlscan classify`, by default, with --fast (bf16 on a CPU with native bfloat16) and with --fast=int8,
 # against the Python reference (sentence-transformers on the same
 # model and the same torch 2.4, encode(batch_size=32)) on the same synthetic texts (fixed seed,
 # 20 to 1,500 words), alternating, several rounds. Prints texts/s, word-pieces/s, peak RSS, the

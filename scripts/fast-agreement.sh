@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# How often `classify --fast` (int8 ONNX) labels speeches as the default (torch, fp32) does: labels
+# How often `classify --fast` (bf16 or int8) labels speeches as the default (torch, fp32) does: labels
 # ../shared/data/dev.csv, data/train_examples.csv and data/sample_speeches.csv both ways and prints,
 # per file and in all, the share of speeches with every label identical (on-topic decision, topic
 # set, stance), of per-(speech, topic) decisions identical, of stances identical, and the largest
 # score difference. Figures only; tests/integration/onnx.rs holds --fast to 99% on dev.csv.
 #
 #   bash scripts/fast-agreement.sh                       # --fast against the default
+#   OTHER="--fast=int8" bash scripts/fast-agreement.sh   # int8 (what --fast runs without native bf16)
 #   OTHER="--engine onnx" bash scripts/fast-agreement.sh # ONNX Runtime fp32 against the default
 #   THREADS=1 bash scripts/fast-agreement.sh a.csv b.csv # other inputs, one thread
 set -euo pipefail

@@ -100,7 +100,7 @@ if [ "$sums" != "$(cat "$MODEL_DIR/SHA256SUMS" 2>/dev/null)" ]; then
   printf '%s %s\n' "$MODEL_PACKAGE" "$("$py" -m pip show "$MODEL_PACKAGE" | sed -n 's/^Version: //p')" > "$MODEL_DIR/SOURCE"
 fi
 
-# ONNX Runtime (its libonnxruntime is what `classify --fast` and `--engine onnx` load) and the onnx
+# ONNX Runtime (its libonnxruntime is what `classify --fast=int8` and `--engine onnx` load) and the onnx
 # package for the export. Like torch, --no-deps with every dependency pinned.
 ONNX_PACKAGES="onnxruntime==1.22.1 onnx==1.18.0 numpy==1.26.4 protobuf==5.29.5 typing_extensions==4.12.2
   coloredlogs==15.0.1 humanfriendly==10.0 flatbuffers==25.2.10 packaging==24.2 sympy==1.13.1 mpmath==1.3.0"

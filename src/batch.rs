@@ -1,5 +1,5 @@
-//! Batching: every chunk runs through the model on its own, unpadded, and results are routed back
-//! to the chunk's position.
+//! Batching: every chunk runs through the model on its own, unpadded (unless the encoder asks for
+//! batches, see [`Encoder::batch_tokens`]), and results are routed back to the chunk's position.
 //!
 //! One chunk per forward pass makes a chunk's embedding a function of that chunk alone: batching
 //! several chunks lets the matrix kernels pick other blockings for other batch shapes, which moved
@@ -45,6 +45,20 @@ pub fn plan(lengths: &[usize]) -> Vec<usize> {
     order
 }
 
+/// Splits the planned order (longest first) into forward passes: one sequence each when `budget`
+/// is 0, else runs of sequences whose padded size (count × the first one's length) stays within
+/// `budget` word-pieces.
+fn groups(order: &[usize], lengths: &[usize], budget: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for &i in order {
+        match out.last_mut() {
+            Some(g) if budget > 0 && (g.len() + 1) * lengths[g[0]].max(1) <= budget => g.push(i),
+            _ => out.push(vec![i]),
+        }
+    }
+    out
+}
+
 /// Embeds sequences (each within the model window); row `i` of the result belongs to
 /// `sequences[i]`.
 pub fn embed_all(encoder: &dyn Encoder, sequences: &[&[u32]]) -> Result<Array2<f32>, Error> {
@@ -62,12 +76,16 @@ pub fn embed_all_with_spans(
     let lengths: Vec<usize> = sequences.iter().map(|s| s.len()).collect();
     let mut out = Array2::<f32>::zeros((sequences.len(), encoder.dim()));
     let mut span_out = vec![Array2::<f32>::zeros((0, encoder.dim())); sequences.len()];
-    for i in plan(&lengths) {
-        let batch = TokenBatch { sequences: vec![sequences[i]], padded_len: lengths[i].max(1) };
-        let chunk_spans: Vec<&[Range<usize>]> = spans.get(i).map(Vec::as_slice).into_iter().collect();
-        let (rows, pooled) = encoder.embed_spans(&batch, &chunk_spans)?;
-        out.row_mut(i).assign(&rows.row(0));
-        if let Some(p) = pooled.into_iter().next() {
+    let no_spans: &[Range<usize>] = &[];
+    for group in groups(&plan(&lengths), &lengths, encoder.batch_tokens()) {
+        let padded_len = lengths[group[0]].max(1);
+        let batch = TokenBatch { sequences: group.iter().map(|&i| sequences[i]).collect(), padded_len };
+        let group_spans: Vec<&[Range<usize>]> = group.iter().map(|&i| spans.get(i).map_or(no_spans, Vec::as_slice)).collect();
+        let (rows, pooled) = encoder.embed_spans(&batch, &group_spans)?;
+        for (k, &i) in group.iter().enumerate() {
+            out.row_mut(i).assign(&rows.row(k));
+        }
+        for (&i, p) in group.iter().zip(pooled) {
             span_out[i] = p;
         }
     }
@@ -121,6 +139,15 @@ pub fn embed_sentences_alone(
 mod tests {
     use super::*;
     use crate::encoder::fake::FakeEncoder;
+
+    #[test]
+    fn passes_hold_one_sequence_or_fill_a_token_budget_with_the_longest_first() {
+        let lengths = [3, 10, 4, 10, 1];
+        let order = plan(&lengths);
+        assert_eq!(groups(&order, &lengths, 0), vec![vec![1], vec![3], vec![2], vec![0], vec![4]]);
+        assert_eq!(groups(&order, &lengths, 20), vec![vec![1, 3], vec![2, 0, 4]]);
+        assert_eq!(groups(&order, &lengths, 6), vec![vec![1], vec![3], vec![2], vec![0, 4]], "a long one goes alone");
+    }
 
     #[test]
     fn longest_run_first_ties_in_input_order() {

@@ -143,13 +143,16 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub no_head: bool,
 
-    /// Faster, slightly different labels: the int8-quantised model run by ONNX Runtime
-    /// (onnx/model-int8.onnx, written by scripts/setup.sh). The README gives how often its labels
-    /// agree with the default's.
-    #[arg(long, conflicts_with_all = ["engine", "device"])]
-    pub fast: bool,
+    /// Faster, very slightly different labels. `--fast` alone picks bf16 where the CPU multiplies
+    /// bfloat16 natively (AMX, AVX-512 BF16), else int8. `--fast=bf16`: the model in bfloat16 on
+    /// libtorch. `--fast=int8`: the int8-quantised model on ONNX Runtime (onnx/model-int8.onnx,
+    /// written by scripts/setup.sh). Speeches close to a decision boundary are scored again at
+    /// full precision. The README gives how often the labels agree with the default's.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "auto",
+          value_name = "KIND", conflicts_with_all = ["engine", "device"])]
+    pub fast: Option<FastKind>,
 
-    /// With --fast: keep int8's labels even for near ties, which --fast otherwise scores again at
+    /// With --fast: keep its labels even for near ties, which --fast otherwise scores again at
     /// full precision. Faster still, and a few more labels differ from the default's (README).
     #[arg(long, requires = "fast")]
     pub no_rescore: bool,
@@ -207,6 +210,15 @@ pub struct ClassifyArgs {
     /// (JOB_COMPLETION_INDEX). Example: `--shards 8`
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
+}
+
+/// `classify --fast[=KIND]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FastKind {
+    /// bf16 where the CPU has native bfloat16, else int8.
+    Auto,
+    Bf16,
+    Int8,
 }
 
 /// `classify --engine`.
@@ -354,17 +366,21 @@ mod tests {
             panic!("classify")
         };
         assert_eq!(a.delimiter, Some(b'\t'));
-        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--fast"]).unwrap().command else { panic!("classify") };
-        assert!(a.fast && !a.no_rescore);
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "--fast", "a"]).unwrap().command else { panic!("classify") };
+        assert_eq!((a.fast, a.no_rescore, a.inputs.len()), (Some(FastKind::Auto), false, 1), "--fast takes no value unless `=`");
+        for (flag, kind) in [("--fast=int8", FastKind::Int8), ("--fast=bf16", FastKind::Bf16)] {
+            let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", flag]).unwrap().command else { panic!("classify") };
+            assert_eq!(a.fast, Some(kind));
+        }
         assert!(Cli::try_parse_from(["parlscan", "classify", "a", "--no-rescore"]).is_err(), "--no-rescore needs --fast");
         let cli = Cli::try_parse_from(["parlscan", "classify", "a", "--engine", "onnx", "--device", "cpu"]).unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
-        assert_eq!((a.engine, a.device, a.fast), (EngineName::Onnx, DeviceName::Cpu, false));
+        assert_eq!((a.engine, a.device, a.fast), (EngineName::Onnx, DeviceName::Cpu, None));
         let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--device", "cuda"]).unwrap().command else {
             panic!("classify")
         };
         assert_eq!(a.device, DeviceName::Cuda);
-        for bad in [&["--engine", "tf"][..], &["--device", "gpu"], &["--fast", "--engine", "torch"], &["--fast", "--device", "cuda"]] {
+        for bad in [&["--engine", "tf"][..], &["--device", "gpu"], &["--fast", "--engine", "torch"], &["--fast", "--device", "cuda"], &["--fast=fp8"]] {
             assert!(Cli::try_parse_from([&["parlscan", "classify", "a.csv"][..], bad].concat()).is_err(), "{bad:?}");
         }
     }
@@ -413,7 +429,7 @@ mod tests {
         };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, None));
         assert!(a.output.is_none() && !a.quiet);
-        assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, false));
+        assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, None));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }
 }

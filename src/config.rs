@@ -6,8 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{ClassifyArgs, DeviceName, EngineName};
+use crate::cli::{ClassifyArgs, DeviceName, EngineName, FastKind};
 use crate::corpus::Columns;
+use crate::encoder::bert::{native_bf16, Precision as TorchPrecision};
 use crate::encoder::onnx::Precision;
 use crate::encoder::Engine;
 use crate::error::Error;
@@ -141,17 +142,23 @@ impl RunConfig {
         if let Err(e) = check_model_dir(&model_dir) {
             problems.push(e);
         }
+        let bf16 = Engine::Torch { cuda: false, precision: TorchPrecision::Bf16 };
         let engine = match (args.fast, args.engine, args.device) {
-            (true, _, _) => Engine::Onnx(Precision::Int8),
-            (false, EngineName::Onnx, DeviceName::Cpu) => Engine::Onnx(Precision::Fp32),
-            (false, EngineName::Onnx, DeviceName::Cuda) => {
+            (Some(FastKind::Auto), _, _) if native_bf16() => bf16,
+            (Some(FastKind::Auto | FastKind::Int8), _, _) => Engine::Onnx(Precision::Int8),
+            (Some(FastKind::Bf16), _, _) => bf16,
+            (None, EngineName::Onnx, DeviceName::Cpu) => Engine::Onnx(Precision::Fp32),
+            (None, EngineName::Onnx, DeviceName::Cuda) => {
                 problems.push(Error::Usage("--device cuda runs the torch engine: ONNX Runtime runs here on the CPU only".into()));
                 Engine::Onnx(Precision::Fp32)
             }
-            (false, EngineName::Torch, device) => Engine::Torch { cuda: device == DeviceName::Cuda },
+            (None, EngineName::Torch, device) => Engine::Torch { cuda: device == DeviceName::Cuda, precision: TorchPrecision::Fp32 },
         };
+        if args.fast == Some(FastKind::Bf16) && !native_bf16() && !args.quiet {
+            eprintln!("parlscan: note: this CPU has no native bfloat16 (AVX-512 BF16): --fast=bf16 runs emulated, likely slower than the default; --fast=int8 is faster here");
+        }
         match engine {
-            Engine::Torch { cuda: true } => {
+            Engine::Torch { cuda: true, .. } => {
                 if let Err(e) = crate::encoder::bert::cuda_device() {
                     problems.push(e);
                 }

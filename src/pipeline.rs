@@ -16,6 +16,7 @@ use crate::aggregate::{self, SpeechScores};
 use crate::batch::{self, SentenceEmbedding};
 use crate::config::{self, HeadChoice, RunConfig};
 use crate::corpus::{Corpus, Speech};
+use crate::encoder::bert::Precision as TorchPrecision;
 use crate::encoder::onnx::Precision;
 use crate::encoder::{self, Encoder, Engine};
 use crate::error::{exit, Error};
@@ -53,15 +54,16 @@ pub struct Labeller {
     pub head: Option<PathBuf>,
     /// The engine that runs the model, in words (`encoder::Loaded::description`).
     pub engine: String,
-    /// For `--fast`: the full-precision labeller that rescores speeches whose int8 labels are a
-    /// near tie (see [`NearTie`]).
-    pub fallback: Option<Box<Labeller>>,
+    /// For `--fast`: the full-precision labeller that rescores speeches whose fast labels are a
+    /// near tie, and what counts as one.
+    pub fallback: Option<(Box<Labeller>, NearTie)>,
 }
 
-/// How close to a decision boundary `--fast` rescores a speech at full precision: int8 moves
-/// scores by up to about 0.2 (most by far less), and a label flips only where it was close. Topic
-/// scores are left out: a margin on them rescored most long speeches (README, *--fast*).
-#[derive(Debug, Clone, Copy)]
+/// How close to a decision boundary `--fast` rescores a speech at full precision. A label flips
+/// only where it was close, and how close depends on how far the fast engine moves scores: set
+/// at about 1.3 times the largest move seen over 1,635 speeches (README, *--fast*). Topic scores
+/// are left out: a margin on them rescored most long speeches.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearTie {
     /// `on_topic` within this of its threshold.
     pub on_topic: f64,
@@ -69,9 +71,17 @@ pub struct NearTie {
     pub stance: f64,
 }
 
-pub const NEAR_TIE: NearTie = NearTie { on_topic: 0.05, stance: 0.1 };
-
 impl NearTie {
+    /// The margins for a fast engine; `None` for a full-precision one, which needs no rescoring.
+    pub fn for_engine(engine: Engine) -> Option<NearTie> {
+        match engine {
+            // int8 moved stance probabilities by up to 0.23 and on_topic by up to 0.27.
+            Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.05, stance: 0.1 }),
+            // bfloat16 moved stance probabilities by up to 0.015 and on_topic by up to 0.014.
+            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.02, stance: 0.02 }),
+            _ => None,
+        }
+    }
     pub fn holds(&self, s: &SpeechScores, on_topic_threshold: f64) -> bool {
         if (s.on_topic - on_topic_threshold).abs() < self.on_topic {
             return true;
@@ -173,11 +183,11 @@ impl Labeller {
     /// speeches near a decision boundary are scored again by it; returns how many were.
     pub fn label_block(&self, speeches: &[&Speech]) -> Result<(Vec<Labelled>, usize), Error> {
         let mut out = self.label_once(speeches)?;
-        let Some(fallback) = &self.fallback else { return Ok((out, 0)) };
+        let Some((fallback, near_tie)) = &self.fallback else { return Ok((out, 0)) };
         let close: Vec<usize> = out
             .iter()
             .enumerate()
-            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| NEAR_TIE.holds(s, self.on_topic_threshold)))
+            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| near_tie.holds(s, self.on_topic_threshold)))
             .map(|(i, _)| i)
             .collect();
         if !close.is_empty() {
@@ -416,17 +426,17 @@ pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
 impl Labeller {
     /// Loads the tokenizer, the model, the label prototypes and the head a configuration names.
     /// `encoder_sha256` is the model weights' SHA-256, which a head must have been fitted on.
-    /// With `--fast` (int8), also loads the default full-precision engine to rescore near ties
-    /// (unless `--no-rescore`).
+    /// With `--fast` (bf16 or int8), also loads the default full-precision engine to rescore near
+    /// ties (unless `--no-rescore`).
     pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
         let mut labeller = Self::load_engine(config, config.engine, encoder_sha256)?;
-        if config.engine == Engine::Onnx(Precision::Int8) && config.rescore_near_ties {
-            let full = Self::load_engine(config, Engine::Torch { cuda: false }, encoder_sha256)?;
+        if let Some(near_tie) = NearTie::for_engine(config.engine).filter(|_| config.rescore_near_ties) {
+            let full = Self::load_engine(config, Engine::DEFAULT, encoder_sha256)?;
             labeller.engine = format!(
                 "{}; near ties (on-topic within {} of the threshold, or stances within {}) rescored by {}",
-                labeller.engine, NEAR_TIE.on_topic, NEAR_TIE.stance, full.engine
+                labeller.engine, near_tie.on_topic, near_tie.stance, full.engine
             );
-            labeller.fallback = Some(Box::new(full));
+            labeller.fallback = Some((Box::new(full), near_tie));
         }
         Ok(labeller)
     }

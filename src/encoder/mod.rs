@@ -45,6 +45,12 @@ impl TokenBatch<'_> {
 pub trait Encoder: Send {
     /// Embedding width.
     fn dim(&self) -> usize;
+    /// Word-pieces per forward pass the encoder wants: 0 (the default) runs each chunk on its own,
+    /// which makes a chunk's embedding bit-for-bit independent of its batch-mates.
+    fn batch_tokens(&self) -> usize {
+        0
+    }
+
     /// Embeds a batch. Row `i` of the result belongs to `batch.sequences[i]`, and must not depend
     /// on the other sequences in the batch (the attention mask sees to that).
     fn embed(&self, batch: &TokenBatch<'_>) -> Result<Array2<f32>, Error> {
@@ -84,10 +90,16 @@ pub fn pool_spans(hidden: &[f32], dim: usize, ranges: &[Range<usize>]) -> Array2
 /// What runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// rust-bert on libtorch (the default), on the CPU or the first CUDA GPU.
-    Torch { cuda: bool },
+    /// rust-bert on libtorch (the default), on the CPU or the first CUDA GPU, in fp32 or (for
+    /// `--fast`) bfloat16.
+    Torch { cuda: bool, precision: bert::Precision },
     /// ONNX Runtime on the CPU, on the fp32 or the int8 export.
     Onnx(onnx::Precision),
+}
+
+impl Engine {
+    /// The default: rust-bert on libtorch, fp32, on the CPU.
+    pub const DEFAULT: Engine = Engine::Torch { cuda: false, precision: bert::Precision::Fp32 };
 }
 
 /// An encoder ready to run, with what its embeddings depend on.
@@ -104,12 +116,13 @@ pub struct Loaded {
 /// (libtorch's are set process-wide by `config::set_threads`).
 pub fn load(dir: &Path, engine: Engine, threads: usize, weights_sha256: &str) -> Result<Loaded, Error> {
     match engine {
-        Engine::Torch { cuda } => {
+        Engine::Torch { cuda, precision } => {
             let device = if cuda { bert::cuda_device()? } else { tch::Device::Cpu };
-            let encoder = bert::BertEncoder::load(dir, device)?;
-            let device_name = if cuda { "cuda:0" } else { "cpu" };
-            let description = format!("torch {device_name} {}", format!("{:?}", encoder.attention()).to_lowercase());
-            Ok(Loaded { cache_key: encoder.cache_key(weights_sha256), description, encoder: Box::new(encoder) })
+            let encoder = match precision {
+                bert::Precision::Fp32 => bert::BertEncoder::load(dir, device)?,
+                bert::Precision::Bf16 => bert::BertEncoder::load_with(dir, device, bert::Attention::Fused, precision)?,
+            };
+            Ok(Loaded { cache_key: encoder.cache_key(weights_sha256), description: encoder.describe(), encoder: Box::new(encoder) })
         }
         Engine::Onnx(precision) => {
             let encoder = onnx::OrtEncoder::load(dir, precision, threads)?;

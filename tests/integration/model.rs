@@ -85,11 +85,11 @@ fn a_batched_embedding_equals_the_single_one() {
 
 #[test]
 fn fused_attention_matches_rust_berts_own_forward() {
-    use parlscan::encoder::bert::Attention;
+    use parlscan::encoder::bert::{Attention, Precision};
     let dir = model_dir();
     let words = WordPieces::load(&dir).unwrap();
-    let fused = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Fused).unwrap();
-    let eager = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Eager).unwrap();
+    let fused = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Fused, Precision::Fp32).unwrap();
+    let eager = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Eager, Precision::Fp32).unwrap();
     let r = reference();
     let ids: Vec<Vec<u32>> = r.texts.iter().map(|t| words.encode_one(t).unwrap()).collect();
     let batch = TokenBatch { sequences: ids.iter().map(Vec::as_slice).collect(), padded_len: 256 };

@@ -1,11 +1,12 @@
-//! The ONNX Runtime encoder and `classify --fast` (issue 6), and `--device cuda`: embeddings
-//! against libtorch's, label agreement on dev.csv, the run's identity, the errors.
+//! The ONNX Runtime encoder, bfloat16 and `classify --fast` (issue 6), and `--device cuda`:
+//! embeddings against libtorch's fp32 ones, label agreement on dev.csv, the run's identity, the
+//! errors.
 //!
 //! Like every real-model test these fail, never skip, when the ONNX files are missing.
 
 use std::collections::BTreeSet;
 
-use parlscan::encoder::bert::BertEncoder;
+use parlscan::encoder::bert::{native_bf16, Attention, BertEncoder, Precision as TorchPrecision};
 use parlscan::encoder::onnx::{OrtEncoder, Precision};
 use parlscan::encoder::{Encoder, TokenBatch};
 use parlscan::tokenize::WordPieces;
@@ -89,6 +90,30 @@ fn onnx_padding_leaves_a_sequence_alone_and_int8_stays_close() {
     }
 }
 
+#[test]
+fn bf16_stays_close_to_fp32_alone_and_padded_in_a_batch() {
+    let dir = model_dir();
+    let words = WordPieces::load(&dir).unwrap();
+    let fp32 = BertEncoder::load(&dir, tch::Device::Cpu).unwrap();
+    let bf16 = BertEncoder::load_with(&dir, tch::Device::Cpu, Attention::Eager, TorchPrecision::Bf16).unwrap();
+    assert_eq!(bf16.attention(), Attention::Fused, "bfloat16 runs the fused path");
+    assert!(bf16.describe().ends_with("fused bf16"), "{}", bf16.describe());
+    assert!(bf16.batch_tokens() > 0 && fp32.batch_tokens() == 0, "only bfloat16 batches chunks");
+    let ids = sequences(&words, 8);
+    let all = TokenBatch { sequences: ids.iter().map(Vec::as_slice).collect(), padded_len: 256 };
+    let batched = bf16.embed(&all).unwrap();
+    for (i, s) in ids.iter().enumerate() {
+        let one = TokenBatch { sequences: vec![s], padded_len: s.len() };
+        let reference = fp32.embed(&one).unwrap();
+        let alone = bf16.embed(&one).unwrap();
+        for (what, row) in [("alone", alone.row(0)), ("padded in a batch", batched.row(i))] {
+            let c = cosine(row.as_slice().unwrap(), reference.row(0).as_slice().unwrap());
+            // Measured about 0.9999; int8 is about 0.99. A wrong mask or cast would be far off.
+            assert!(c > 0.999, "sequence {i} {what}: bf16 against fp32 cosine {c}");
+        }
+    }
+}
+
 /// Labels of a classify output: per speech, its topic set and stance.
 fn labels(path: &std::path::Path) -> (Vec<String>, Vec<(BTreeSet<String>, String)>) {
     let (h, rows) = read_csv(path);
@@ -104,15 +129,16 @@ fn labels(path: &std::path::Path) -> (Vec<String>, Vec<(BTreeSet<String>, String
     (topics, rows)
 }
 
-#[test]
-fn fast_labels_agree_with_the_default_on_dev_speeches() {
-    onnx_model_dir();
+/// Labels dev.csv by default and with `--fast=KIND`, and holds the fast labels to the 99% the
+/// issue sets for every kind of decision; returns how many speeches were rescored.
+fn fast_labels_agree_with_the_default_on_dev_speeches(kind: &str) -> u64 {
     let w = Workdir::new();
     let dev = dev_csv();
     let dev = dev.to_str().unwrap();
     let full = w.run(&["classify", dev, "-o", "full.csv", "--quiet"]);
     assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
-    let fast = w.run(&["classify", dev, "-o", "fast.csv", "--quiet", "--fast"]);
+    let flag = format!("--fast={kind}");
+    let fast = w.run(&["classify", dev, "-o", "fast.csv", "--quiet", &flag]);
     assert_eq!(fast.status.code(), Some(0), "{}", stderr(&fast));
     let (topics, a) = labels(&w.path("full.csv"));
     let (_, b) = labels(&w.path("fast.csv"));
@@ -129,20 +155,33 @@ fn fast_labels_agree_with_the_default_on_dev_speeches() {
     let share = |k: usize, n: usize| k as f64 / n as f64;
     assert!(
         share(same_decisions, decisions) >= 0.99,
-        "--fast keeps {same_decisions} of {decisions} (speech, topic) decisions: under 99%"
+        "{flag} keeps {same_decisions} of {decisions} (speech, topic) decisions: under 99%"
     );
-    assert!(share(same_on_topic, a.len()) >= 0.99, "--fast keeps {same_on_topic} of {} on-topic decisions: under 99%", a.len());
+    assert!(share(same_on_topic, a.len()) >= 0.99, "{flag} keeps {same_on_topic} of {} on-topic decisions: under 99%", a.len());
     // On 75 speeches 99% of stances means none may change: int8 alone tipped one near tie
     // (DEV-022, anti_powers 0.350 against neutral 0.339), which the full-precision rescoring of
     // near ties now catches.
-    assert!(share(same_stances, a.len()) >= 0.99, "--fast keeps {same_stances} of {} stances: under 99%", a.len());
+    assert!(share(same_stances, a.len()) >= 0.99, "{flag} keeps {same_stances} of {} stances: under 99%", a.len());
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("fast.csv.manifest.json")).unwrap()).unwrap();
     let rescored = manifest["counts"]["rescored"].as_u64().expect("the manifest counts rescored near ties");
-    assert!(rescored > 0 && rescored < 75, "some, not all, dev speeches are near ties: {rescored}");
+    assert!(rescored < 75, "not every dev speech is a near tie: {rescored}");
+    rescored
 }
 
 #[test]
-fn a_fast_run_says_int8_in_its_manifest_and_does_not_reuse_default_labels() {
+fn fast_int8_labels_agree_with_the_default_on_dev_speeches() {
+    onnx_model_dir();
+    let rescored = fast_labels_agree_with_the_default_on_dev_speeches("int8");
+    assert!(rescored > 0, "int8's wider margins catch some dev speeches");
+}
+
+#[test]
+fn fast_bf16_labels_agree_with_the_default_on_dev_speeches() {
+    fast_labels_agree_with_the_default_on_dev_speeches("bf16");
+}
+
+#[test]
+fn a_fast_run_names_its_engine_in_the_manifest_and_does_not_reuse_default_labels() {
     onnx_model_dir();
     let w = Workdir::new();
     w.write("in.csv", "id,text\na,The Home Secretary may issue a warrant for bulk interception.\nb,Order. Order.\n");
@@ -154,7 +193,7 @@ fn a_fast_run_says_int8_in_its_manifest_and_does_not_reuse_default_labels() {
     let first = manifest(&w);
     assert!(first["fingerprints"]["encoder"].as_str().unwrap().starts_with("torch cpu"), "{first}");
     // The previous output is from another engine: its labels are not reused.
-    let fast = w.run(&["classify", "in.csv", "-o", "out.csv", "--fast", "--incremental"]);
+    let fast = w.run(&["classify", "in.csv", "-o", "out.csv", "--fast=int8", "--incremental"]);
     assert_eq!(fast.status.code(), Some(0), "{}", stderr(&fast));
     assert!(stderr(&fast).contains("scoring everything"), "{}", stderr(&fast));
     let second = manifest(&w);
@@ -166,13 +205,27 @@ fn a_fast_run_says_int8_in_its_manifest_and_does_not_reuse_default_labels() {
     assert_eq!(second["counts"]["reused"], 0);
     assert!(encoder.contains("rescored by torch cpu"), "--fast rescores near ties by default: {encoder}");
     // Without the rescoring the run is another engine again, and nothing is rescored.
-    let raw = w.run(&["classify", "in.csv", "-o", "out.csv", "--fast", "--no-rescore", "--incremental"]);
+    let raw = w.run(&["classify", "in.csv", "-o", "out.csv", "--fast=int8", "--no-rescore", "--incremental"]);
     assert_eq!(raw.status.code(), Some(0), "{}", stderr(&raw));
     let third = manifest(&w);
     let encoder = third["fingerprints"]["encoder"].as_str().unwrap();
     assert!(encoder.starts_with("onnx int8 ") && !encoder.contains("rescored"), "{encoder}");
     assert_ne!(third["labels_key"], second["labels_key"]);
     assert_eq!((third["counts"]["reused"].as_u64(), third["counts"]["rescored"].as_u64()), (Some(0), Some(0)));
+    // bfloat16 is an engine of its own too, rescored by the default.
+    let bf16 = w.run(&["classify", "in.csv", "-o", "out.csv", "--fast=bf16", "--incremental", "--quiet"]);
+    assert_eq!(bf16.status.code(), Some(0), "{}", stderr(&bf16));
+    let fourth = manifest(&w);
+    let encoder = fourth["fingerprints"]["encoder"].as_str().unwrap();
+    assert!(encoder.starts_with("torch cpu fused bf16; ") && encoder.ends_with("rescored by torch cpu eager"), "{encoder}");
+    assert_ne!(fourth["labels_key"], second["labels_key"]);
+    assert_eq!(fourth["counts"]["reused"], 0);
+    // Plain --fast picks bfloat16 where the CPU multiplies it natively, else int8.
+    let auto = w.run(&["classify", "in.csv", "-o", "auto.csv", "--fast", "--quiet"]);
+    assert_eq!(auto.status.code(), Some(0), "{}", stderr(&auto));
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("auto.csv.manifest.json")).unwrap()).unwrap();
+    let want = if native_bf16() { "torch cpu fused bf16" } else { "onnx int8" };
+    assert!(manifest["fingerprints"]["encoder"].as_str().unwrap().starts_with(want), "{manifest}");
 }
 
 #[test]
@@ -201,7 +254,7 @@ fn a_missing_onnx_file_is_a_set_up_error() {
         std::os::unix::fs::symlink(model_dir().join(f), model.join(f)).unwrap();
     }
     w.write("in.csv", "id,text\na,Encryption keeps us safe.\n");
-    let out = w.run(&["classify", "in.csv", "--model", "model", "--fast"]);
+    let out = w.run(&["classify", "in.csv", "--model", "model", "--fast=int8"]);
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(stderr(&out).contains("no onnx/model-int8.onnx") && stderr(&out).contains("scripts/setup.sh"), "{}", stderr(&out));
 }
