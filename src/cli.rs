@@ -60,6 +60,17 @@ pub enum Command {
         exit_codes!()))]
     Fit(FitArgs),
 
+    /// Fine-tune the encoder on pairs of labelled texts (SetFit-style contrastive learning) and
+    /// write a new model folder; with --cross-validate, first measure whether it pays.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  parlscan tune --train ../shared/data/dev.csv --examples data/train_examples.csv --cross-validate\n",
+        "  parlscan tune --train ../shared/data/dev.csv --examples data/train_examples.csv -o models/minilm-tuned\n",
+        "  parlscan fit --model models/minilm-tuned --train ../shared/data/dev.csv -o models/heads/tuned.json\n",
+        "  parlscan classify speeches.csv --model models/minilm-tuned --head models/heads/tuned.json -o labelled.csv\n\n",
+        exit_codes!()))]
+    Tune(TuneArgs),
+
     /// Merge the part files of a sharded run into the single-machine output, after checking they
     /// come from the same input, model, head and taxonomy and cover every shard exactly once.
     #[command(after_help = concat!(
@@ -251,8 +262,9 @@ pub struct MergeArgs {
     pub quiet: bool,
 }
 
+/// The labelled data `fit` and `tune` learn from.
 #[derive(Debug, Clone, Args)]
-pub struct FitArgs {
+pub struct TrainingData {
     /// Labelled speeches: CSV with `text`, `topics` (;-joined taxonomy topics) and `stance`.
     /// Example: `--train ../shared/data/dev.csv`
     #[arg(long, required = true, value_name = "CSV")]
@@ -262,14 +274,6 @@ pub struct FitArgs {
     /// synthetic statements); same columns as --train. Example: `--examples data/train_examples.csv`
     #[arg(long, value_name = "CSV")]
     pub examples: Vec<PathBuf>,
-
-    /// Where to write the head (JSON). Example: `-o models/heads/my-team.json`
-    #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
-
-    /// Model folder. Default: models/all-MiniLM-L6-v2.
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
 
     /// Label definitions (its examples are prototypes, and optional training rows).
     /// Default: data/taxonomy.toml.
@@ -287,11 +291,61 @@ pub struct FitArgs {
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub folds: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub data: TrainingData,
+
+    /// Where to write the head (JSON). Example: `-o models/heads/my-team.json`
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Model folder. Default: models/all-MiniLM-L6-v2.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
 
     /// Whether the extra training rows (the taxonomy's example statements and --examples files)
     /// join the training rows: `yes`, `no`, or `auto` (cross-validation decides).
     #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = ["auto", "yes", "no"])]
     pub taxonomy_examples: String,
+
+    /// Threads; 0 means one per core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub data: TrainingData,
+
+    /// Where to write the fine-tuned model folder (a new folder: the base model's files with
+    /// tuned weights, and tune.json saying how they were made). Example: `-o models/minilm-tuned`
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Measure first: fine-tune a fresh copy per fold on that fold's training rows only and
+    /// print the default head's cross-validated figures with the frozen and the tuned encoder.
+    #[arg(long)]
+    pub cross_validate: bool,
+
+    /// The model folder to start from. Default: models/all-MiniLM-L6-v2.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+
+    /// Training pairs (alternately sharing a label and sharing none).
+    #[arg(long, default_value_t = 800, value_name = "N")]
+    pub pairs: usize,
+
+    /// Passes over the pairs.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub epochs: usize,
+
+    /// Seed for drawing pairs and for dropout.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
 
     /// Threads; 0 means one per core.
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -405,10 +459,10 @@ mod tests {
         ])
         .unwrap();
         let Command::Fit(a) = cli.command else { panic!("fit") };
-        assert_eq!(a.train, [PathBuf::from("a.csv"), PathBuf::from("b.csv")]);
-        assert_eq!(a.examples, [PathBuf::from("x.csv")]);
-        assert_eq!((a.output, a.model, a.taxonomy), ("h.json".into(), Some("m".into()), Some("t".into())));
-        assert_eq!((a.text_col.as_str(), a.group_col.as_str(), a.folds, a.taxonomy_examples.as_str(), a.threads), ("body", "debate", 3, "no", 1));
+        assert_eq!(a.data.train, [PathBuf::from("a.csv"), PathBuf::from("b.csv")]);
+        assert_eq!(a.data.examples, [PathBuf::from("x.csv")]);
+        assert_eq!((a.output, a.model, a.data.taxonomy), ("h.json".into(), Some("m".into()), Some("t".into())));
+        assert_eq!((a.data.text_col.as_str(), a.data.group_col.as_str(), a.data.folds, a.taxonomy_examples.as_str(), a.threads), ("body", "debate", 3, "no", 1));
         assert!(Cli::try_parse_from(["parlscan", "fit", "--train", "a.csv", "-o", "h", "--taxonomy-examples", "maybe"]).is_err());
     }
 

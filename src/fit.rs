@@ -132,12 +132,14 @@ impl ExampleFeatures {
     }
 }
 
-/// Feature rows of every example, embedded the way `classify` embeds speeches.
+/// Feature rows of every example, embedded the way `classify` embeds speeches; sentences are
+/// also embedded alone when `alone` says so (about twice the model work).
 pub fn chunk_features(
     examples: &[Example],
     words: &WordPieces,
     encoder: &dyn Encoder,
     prototypes: &Prototypes,
+    alone: bool,
 ) -> Result<Vec<ExampleFeatures>, Error> {
     let segmented: Vec<_> = examples.iter().map(|e| words.segment(&e.text)).collect::<Result<_, _>>()?;
     let mut owners = Vec::new();
@@ -151,7 +153,8 @@ pub fn chunk_features(
         }
     }
     let (emb, span_emb) = batch::embed_all_with_spans(encoder, &seqs, &spans)?;
-    let alone_emb = batch::embed_sentences_alone(encoder, &seqs, &spans)?;
+    let no_spans = vec![Vec::new(); seqs.len()];
+    let alone_emb = batch::embed_sentences_alone(encoder, &seqs, if alone { &spans } else { &no_spans })?;
     let rows = Head::raw_features(prototypes, emb.view());
     let mut out = vec![ExampleFeatures::default(); examples.len()];
     for (((owner, row), sentences), alone) in owners.into_iter().zip(rows).zip(span_emb).zip(alone_emb) {
@@ -387,8 +390,15 @@ pub fn folds(groups: &[String], k: usize) -> Vec<usize> {
     groups.iter().map(|g| fold_of[g]).collect()
 }
 
+/// Each example's fold: `None` for rows without a group (training only, never scored).
+pub fn fold_assignment(examples: &[Example], k: usize) -> Vec<Option<usize>> {
+    let groups: Vec<String> = examples.iter().filter_map(|e| e.group.clone()).collect();
+    let mut assigned = folds(&groups, k).into_iter();
+    examples.iter().map(|e| e.group.as_ref().map(|_| assigned.next().expect("one per group"))).collect()
+}
+
 /// Out-of-fold speech scores of the scored rows (those with a group), for one candidate.
-fn cross_validate(
+pub(crate) fn cross_validate(
     cand: Candidate,
     examples: &[Example],
     features: &[ExampleFeatures],
@@ -465,7 +475,7 @@ fn fit_on(
 }
 
 /// Evaluates out-of-fold chunk scores at the given thresholds.
-fn report(oof: &[(usize, Vec<ChunkScores>)], examples: &[Example], names: &[&str], thresholds: &[f64]) -> Report {
+pub(crate) fn report(oof: &[(usize, Vec<ChunkScores>)], examples: &[Example], names: &[&str], thresholds: &[f64]) -> Report {
     let (gold, pred): (Vec<Labels>, Vec<Labels>) = oof
         .iter()
         .map(|(i, chunks)| (gold_labels(&examples[*i], names), to_labels(&aggregate::speech(chunks, thresholds, 0.5), names)))
@@ -631,12 +641,9 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
     }
     let extra_files_rows = examples.len() - training_rows;
     examples.extend(taxonomy_examples(taxonomy));
-    let features = chunk_features(&examples, inputs.words, inputs.encoder, &inputs.prototypes)?;
+    let features = chunk_features(&examples, inputs.words, inputs.encoder, &inputs.prototypes, true)?;
     let dim = inputs.encoder.dim();
-    let groups: Vec<String> = examples.iter().filter_map(|e| e.group.clone()).collect();
-    let assigned = folds(&groups, inputs.folds);
-    let mut it = assigned.into_iter();
-    let fold_of: Vec<Option<usize>> = examples.iter().map(|e| e.group.as_ref().map(|_| it.next().expect("one per group"))).collect();
+    let fold_of = fold_assignment(&examples, inputs.folds);
 
     let mut text = String::new();
     let mut table = Vec::new();
@@ -866,26 +873,30 @@ mod tests {
     }
 }
 
-/// The `fit` command: loads what it needs, fits, prints the cross-validation table, writes the head.
-pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
-    use crate::config::{check_model_dir, project_path, set_threads, DEFAULT_MODEL, DEFAULT_TAXONOMY};
-    set_threads(args.threads);
-    let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
+/// The labelled data of `fit` and `tune`, read and checked: every problem is reported at once.
+pub struct TrainingInputs {
+    pub taxonomy: Taxonomy,
+    pub train: Vec<(PathBuf, Vec<Example>)>,
+    pub examples: Vec<(PathBuf, Vec<Example>)>,
+    /// Every file read, with its SHA-256 and row count.
+    pub files: Vec<TrainingFile>,
+}
+
+/// Reads `--train`, `--examples` and the taxonomy.
+pub fn load_inputs(data: &crate::cli::TrainingData) -> Result<TrainingInputs, Error> {
+    use crate::config::{project_path, DEFAULT_TAXONOMY};
     let mut problems = Vec::new();
-    if let Err(e) = check_model_dir(&model_dir) {
-        problems.push(e);
+    if data.folds < 2 {
+        problems.push(Error::Usage(format!("--folds {} is too few (at least 2)", data.folds)));
     }
-    if args.folds < 2 {
-        problems.push(Error::Usage(format!("--folds {} is too few (at least 2)", args.folds)));
-    }
-    let taxonomy = Taxonomy::load(&args.taxonomy.clone().unwrap_or_else(|| project_path(DEFAULT_TAXONOMY)))
+    let taxonomy = Taxonomy::load(&data.taxonomy.clone().unwrap_or_else(|| project_path(DEFAULT_TAXONOMY)))
         .map_err(|e| problems.push(e))
         .ok();
     let (mut train, mut extra) = (Vec::new(), Vec::new());
     if let Some(taxonomy) = &taxonomy {
-        for (paths, into) in [(&args.train, &mut train), (&args.examples, &mut extra)] {
+        for (paths, into) in [(&data.train, &mut train), (&data.examples, &mut extra)] {
             for path in paths {
-                match read_training(path, &args.text_col, &args.group_col, taxonomy) {
+                match read_training(path, &data.text_col, &data.group_col, taxonomy) {
                     Ok(rows) => into.push((path.clone(), rows)),
                     Err(e) => problems.push(e),
                 }
@@ -895,7 +906,24 @@ pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
     if !problems.is_empty() {
         return Err(Error::many(problems));
     }
-    let taxonomy = taxonomy.expect("loaded");
+    let mut files = Vec::new();
+    for (path, rows) in train.iter().chain(&extra) {
+        files.push(TrainingFile { path: path.display().to_string(), sha256: fingerprint::sha256_file(path)?, rows: rows.len() });
+    }
+    Ok(TrainingInputs { taxonomy: taxonomy.expect("loaded"), train, examples: extra, files })
+}
+
+/// The `fit` command: loads what it needs, fits, prints the cross-validation table, writes the head.
+pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
+    use crate::config::{check_model_dir, project_path, set_threads, DEFAULT_MODEL};
+    set_threads(args.threads);
+    let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
+    let inputs = match (check_model_dir(&model_dir), load_inputs(&args.data)) {
+        (Ok(()), Ok(inputs)) => inputs,
+        (Err(a), Err(b)) => return Err(Error::many(vec![a, b])),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let taxonomy = inputs.taxonomy;
     let words = WordPieces::load(&model_dir)?;
     let encoder = crate::encoder::bert::BertEncoder::load(&model_dir, tch::Device::Cpu)?;
     let encoder_sha256 = fingerprint::sha256_file(&model_dir.join("model.safetensors"))?;
@@ -907,14 +935,14 @@ pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
         encoder: &encoder,
         prototypes,
         encoder_sha256,
-        train,
-        examples: extra,
+        train: inputs.train,
+        examples: inputs.examples,
         use_taxonomy_examples: match args.taxonomy_examples.as_str() {
             "yes" => Some(true),
             "no" => Some(false),
             _ => None,
         },
-        folds: args.folds,
+        folds: args.data.folds,
     })?;
     print!("{text}");
     head.save(&args.output)?;

@@ -65,6 +65,10 @@ fn run(cli: Cli) -> Result<i32, Error> {
             parlscan::fit::run(&args)?;
             Ok(exit::OK)
         }
+        Command::Tune(args) => {
+            parlscan::tune::run(&args)?;
+            Ok(exit::OK)
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::util::{col, read_csv, stderr, Workdir};
 
 /// Twelve short labelled speeches of our own, two per debate.
-const TRAIN: &str = "\
+pub(crate) const TRAIN: &str = "\
 id,source,text,topics,stance
 t1,d1,\"End-to-end encryption must not be weakened by any backdoor the Home Office demands.\",encryption;privacy_rights,anti_powers
 t2,d1,\"Messaging firms must give the police access to encrypted messages of suspected terrorists.\",encryption;tech_companies,pro_powers

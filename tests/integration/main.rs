@@ -9,4 +9,5 @@ mod model;
 mod nightly;
 mod onnx;
 mod robust;
+mod tune;
 mod util;

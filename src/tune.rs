@@ -1,0 +1,407 @@
+//! `parlscan tune`: contrastive fine-tuning of the encoder on pairs of labelled texts, SetFit's
+//! recipe, with libtorch's autograd through tch; writes a new model folder.
+//!
+//! Pairs come from the labelled speeches, the `--examples` files and the taxonomy's topic and
+//! off-topic statements: two texts that share a topic (or are both off-topic) should embed close
+//! (cosine 1), two with no label in common far apart (cosine 0). The loss is the squared error of
+//! the pair's cosine, as sentence-transformers' `CosineSimilarityLoss`; the optimiser is AdamW
+//! with linear warm-up and decay and gradients clipped to norm 1.
+//!
+//! `--cross-validate` measures whether it pays, honestly: for each fold it fine-tunes a fresh copy
+//! on that fold's training rows only, fits the default head's settings on the tuned embeddings and
+//! scores the held-out speeches, then sets the out-of-fold figures beside the frozen encoder's.
+//! Owns pair sampling, the training loop and the model folder; heads are `fit.rs`'s.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+use crate::encoder::bert::BertEncoder;
+use crate::encoder::{Encoder, TokenBatch};
+use crate::error::Error;
+use crate::fingerprint;
+use crate::fit::{self, Candidate, Example, Features};
+use crate::score::prototypes::Prototypes;
+use crate::taxonomy::Taxonomy;
+use crate::tokenize::WordPieces;
+
+/// How fine-tuning runs. The defaults are SetFit's, and those the Python experiment
+/// (`scripts/setfit-experiment.py`) measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub pairs: usize,
+    pub epochs: usize,
+    /// Pairs per optimiser step.
+    pub batch: usize,
+    pub learning_rate: f64,
+    /// Share of the steps over which the learning rate rises linearly from 0.
+    pub warmup: f64,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { pairs: 800, epochs: 1, batch: 16, learning_rate: 2e-5, warmup: 0.1, seed: 0 }
+    }
+}
+
+/// What a text is labelled for pairing: its topics, or "off-topic", or "on-topic but no topic".
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PairLabels {
+    Topics(Vec<usize>),
+    OffTopic,
+    NoTopic,
+}
+
+impl PairLabels {
+    /// `None` for rows that say nothing about topics (the taxonomy's stance statements).
+    fn of(e: &Example) -> Option<PairLabels> {
+        match (e.on_topic, &e.topics) {
+            (Some(false), _) => Some(PairLabels::OffTopic),
+            (_, Some(t)) if t.iter().any(|&x| x) => Some(PairLabels::Topics((0..t.len()).filter(|&i| t[i]).collect())),
+            (Some(true), Some(_)) => Some(PairLabels::NoTopic),
+            _ => None,
+        }
+    }
+
+    fn shares(&self, other: &PairLabels) -> bool {
+        match (self, other) {
+            (PairLabels::Topics(a), PairLabels::Topics(b)) => a.iter().any(|t| b.contains(t)),
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so the same seed gives the same pairs everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
+    }
+}
+
+/// `n` pairs `(a, b, target cosine)` of indices into `rows`, alternating positive (sharing a
+/// label) and negative (sharing none), anchors drawn uniformly. Rows without pair labels are
+/// left out; an empty result means there is nothing to contrast.
+pub fn sample_pairs(rows: &[&Example], n: usize, seed: u64) -> Vec<(usize, usize, f32)> {
+    let labelled: Vec<(usize, PairLabels)> = rows.iter().enumerate().filter_map(|(i, e)| PairLabels::of(e).map(|l| (i, l))).collect();
+    let mut rng = Rng::new(seed);
+    let mut pairs = Vec::with_capacity(n);
+    let mut misses = 0;
+    while pairs.len() < n && labelled.len() > 1 && misses < 100 * n.max(1) {
+        let (a, la) = &labelled[rng.below(labelled.len())];
+        let (b, lb) = &labelled[rng.below(labelled.len())];
+        let positive = pairs.len() % 2 == 0;
+        if a == b || la.shares(lb) != positive {
+            misses += 1;
+            continue;
+        }
+        pairs.push((*a, *b, if positive { 1.0 } else { 0.0 }));
+    }
+    pairs
+}
+
+/// The learning rate at `step` of `steps`: linear warm-up, then linear decay to 0.
+fn learning_rate(s: &Settings, step: usize, steps: usize) -> f64 {
+    let warm = ((s.warmup * steps as f64) as usize).max(1);
+    let f = if step < warm { step as f64 / warm as f64 } else { (steps - step) as f64 / (steps - warm).max(1) as f64 };
+    s.learning_rate * f.max(0.0)
+}
+
+/// Mean over real tokens, then L2 norm (as classify pools), with gradients.
+fn pooled(model: &BertModel<BertEmbeddings>, seqs: &[&[u32]]) -> Result<Tensor, Error> {
+    let padded_len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let (ids, mask) = TokenBatch { sequences: seqs.to_vec(), padded_len }.ids_and_mask();
+    let shape = [seqs.len() as i64, padded_len as i64];
+    let ids = Tensor::from_slice(&ids).view(shape);
+    let mask = Tensor::from_slice(&mask).view(shape);
+    let hidden = model
+        .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, true)
+        .map_err(|e| Error::Inference(e.to_string()))?
+        .hidden_state;
+    let m = mask.unsqueeze(-1).to_kind(Kind::Float);
+    let mean = (hidden * &m).sum_dim_intlist(1, false, Kind::Float) / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+    let norm = mean.norm_scalaropt_dim(2.0, 1, true).clamp_min(1e-12);
+    Ok(mean / norm)
+}
+
+/// What one fine-tuning run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Trained {
+    pub pairs: usize,
+    pub positive: usize,
+    pub steps: usize,
+    /// Mean loss over the first and the last five steps.
+    pub loss_first: f64,
+    pub loss_last: f64,
+    pub seconds: f64,
+}
+
+/// Fine-tunes the model in `base` on pairs of `rows` and writes the tuned model folder to `out`
+/// (the base folder's files, with `model.safetensors` replaced).
+pub fn fine_tune(base: &Path, out: &Path, words: &WordPieces, rows: &[&Example], s: &Settings) -> Result<Trained, Error> {
+    let started = Instant::now();
+    let model_error = |what: String| Error::Model { dir: base.to_path_buf(), what };
+    let config: BertConfig = serde_json::from_str(&std::fs::read_to_string(base.join("config.json")).map_err(|e| Error::io(&base.join("config.json"), e))?)
+        .map_err(|e| model_error(format!("config.json is not a BERT config: {e}")))?;
+    tch::manual_seed(s.seed as i64);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = BertModel::<BertEmbeddings>::new_with_optional_pooler(vs.root(), &config, false);
+    vs.load(base.join("model.safetensors")).map_err(|e| model_error(format!("cannot load model.safetensors: {e}")))?;
+    // Each text is trained on as classify embeds its first chunk.
+    let first_chunks: Vec<Vec<u32>> = rows
+        .iter()
+        .map(|e| Ok(words.segment(&e.text)?.chunks.into_iter().next().map(|c| c.ids).unwrap_or_default()))
+        .collect::<Result<_, Error>>()?;
+    let pairs: Vec<_> = sample_pairs(rows, s.pairs, s.seed).into_iter().filter(|&(a, b, _)| !first_chunks[a].is_empty() && !first_chunks[b].is_empty()).collect();
+    if pairs.is_empty() {
+        return Err(Error::Usage("no pairs to train on: the training rows need at least two different topic labels".into()));
+    }
+    let steps = s.epochs * pairs.len().div_ceil(s.batch);
+    let mut opt = nn::AdamW::default().build(&vs, s.learning_rate).map_err(|e| Error::Inference(e.to_string()))?;
+    let mut losses = Vec::with_capacity(steps);
+    for step in 0..steps {
+        let from = (step * s.batch) % pairs.len();
+        let batch = &pairs[from..(from + s.batch).min(pairs.len())];
+        let seqs: Vec<&[u32]> = batch.iter().map(|p| first_chunks[p.0].as_slice()).chain(batch.iter().map(|p| first_chunks[p.1].as_slice())).collect();
+        let e = pooled(&model, &seqs)?;
+        let n = batch.len() as i64;
+        let cosine = (e.narrow(0, 0, n) * e.narrow(0, n, n)).sum_dim_intlist(1, false, Kind::Float);
+        let target = Tensor::from_slice(&batch.iter().map(|p| p.2).collect::<Vec<f32>>());
+        let loss = (cosine - target).square().mean(Kind::Float);
+        opt.zero_grad();
+        loss.backward();
+        opt.clip_grad_norm(1.0);
+        opt.set_lr(learning_rate(s, step, steps));
+        opt.step();
+        losses.push(loss.double_value(&[]));
+    }
+    write_model_folder(base, out, &vs)?;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    Ok(Trained {
+        pairs: pairs.len(),
+        positive: pairs.iter().filter(|p| p.2 > 0.5).count(),
+        steps,
+        loss_first: mean(&losses[..losses.len().min(5)]),
+        loss_last: mean(&losses[losses.len().saturating_sub(5)..]),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Copies the base folder's files (not its weights, nor its ONNX exports, which would be stale)
+/// into `out` and saves the tuned weights there, through a temporary file.
+fn write_model_folder(base: &Path, out: &Path, vs: &nn::VarStore) -> Result<(), Error> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    copy_tree(base, out)?;
+    let weights = out.join("model.safetensors");
+    let partial = out.join("model.partial.safetensors");
+    vs.save(&partial).map_err(|e| Error::Model { dir: out.to_path_buf(), what: format!("cannot save the tuned weights: {e}") })?;
+    std::fs::rename(&partial, &weights).map_err(|e| Error::io(&weights, e))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let name = entry.file_name();
+        let (src, dst) = (entry.path(), to.join(&name));
+        if name == "model.safetensors" || name == "onnx" || name == "SHA256SUMS" || name == "tune.json" {
+            continue;
+        }
+        if src.is_dir() {
+            std::fs::create_dir_all(&dst).map_err(|e| Error::io(&dst, e))?;
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| Error::io(&dst, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The settings `fit` chose for the shipped default head (`models/heads/default.json`):
+/// embedding and prototype features, training examples in, L2 0.1, the two best sentences in
+/// context at weight 0.5. Cross-validation of a tuned encoder fits these, so the comparison with
+/// the frozen encoder changes the encoder only.
+pub const DEFAULT_HEAD: Candidate = Candidate {
+    features: Features::Both,
+    taxonomy_examples: true,
+    l2: 0.1,
+    sentence_weight: 0.5,
+    sentence_embedding: crate::batch::SentenceEmbedding::Context,
+};
+
+/// Out-of-fold figures `[on-topic F1, topic micro-F1, stance macro-F1]` of the default head's
+/// settings on the frozen encoder and with the encoder fine-tuned per fold, plus a printable log.
+pub fn cross_validate(
+    base: &Path,
+    taxonomy: &Taxonomy,
+    words: &WordPieces,
+    examples: &[Example],
+    folds: usize,
+    s: &Settings,
+    scratch: &Path,
+) -> Result<([f64; 3], [f64; 3], String), Error> {
+    let names = taxonomy.topic_names();
+    let fold_of = fit::fold_assignment(examples, folds);
+    let figures = |encoder: &dyn Encoder, keep: &dyn Fn(usize) -> bool| -> Result<Vec<(usize, Vec<crate::score::ChunkScores>)>, Error> {
+        let prototypes = Prototypes::build(taxonomy, words, encoder, None)?;
+        let alone = DEFAULT_HEAD.sentence_embedding == crate::batch::SentenceEmbedding::Alone;
+        let features = fit::chunk_features(examples, words, encoder, &prototypes, alone)?;
+        let oof = fit::cross_validate(DEFAULT_HEAD, examples, &features, &fold_of, folds, encoder.dim(), names.len());
+        Ok(oof.into_iter().filter(|(i, _)| keep(*i)).collect())
+    };
+    let mut log = String::new();
+    let started = Instant::now();
+    let frozen = BertEncoder::load(base, Device::Cpu)?;
+    let frozen_oof = figures(&frozen as &dyn Encoder, &|_| true)?;
+    drop(frozen);
+    log.push_str(&format!("frozen encoder: features and heads in {:.0} s\n", started.elapsed().as_secs_f64()));
+    eprintln!("parlscan: {}", log.lines().last().unwrap_or_default());
+    let mut tuned_oof = Vec::new();
+    for fold in 0..folds {
+        let train: Vec<&Example> = examples.iter().zip(&fold_of).filter(|(_, f)| **f != Some(fold)).map(|(e, _)| e).collect();
+        let dir = scratch.join(format!("fold-{fold}"));
+        let trained = fine_tune(base, &dir, words, &train, &Settings { seed: s.seed + fold as u64, ..*s })?;
+        let encoder = BertEncoder::load(&dir, Device::Cpu)?;
+        let t = Instant::now();
+        tuned_oof.extend(figures(&encoder as &dyn Encoder, &|i| fold_of[i] == Some(fold))?);
+        log.push_str(&format!(
+            "fold {fold}: {} pairs ({} positive) from {} training rows, {} steps, loss {:.3} -> {:.3}, {:.0} s training, {:.0} s features and heads\n",
+            trained.pairs,
+            trained.positive,
+            train.len(),
+            trained.steps,
+            trained.loss_first,
+            trained.loss_last,
+            trained.seconds,
+            t.elapsed().as_secs_f64()
+        ));
+        eprintln!("parlscan: {}", log.lines().last().unwrap_or_default());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    tuned_oof.sort_by_key(|(i, _)| *i);
+    let half = vec![0.5; names.len()];
+    let frozen_figures = fit::headline(&fit::report(&frozen_oof, examples, &names, &half));
+    let tuned_figures = fit::headline(&fit::report(&tuned_oof, examples, &names, &half));
+    Ok((frozen_figures, tuned_figures, log))
+}
+
+/// The `tune` command.
+pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
+    use crate::config::{check_model_dir, project_path, set_threads, DEFAULT_MODEL};
+    set_threads(args.threads);
+    let base = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
+    check_model_dir(&base)?;
+    if args.output.is_none() && !args.cross_validate {
+        return Err(Error::Usage("nothing to do: pass -o DIR to write a tuned model, or --cross-validate to measure one".into()));
+    }
+    if let Some(out) = &args.output {
+        if out.exists() && std::fs::canonicalize(out).ok() == std::fs::canonicalize(&base).ok() {
+            return Err(Error::Usage(format!("-o {} is the base model folder; write the tuned model to a new folder", out.display())));
+        }
+    }
+    let inputs = fit::load_inputs(&args.data)?;
+    let words = WordPieces::load(&base)?;
+    let settings = Settings { pairs: args.pairs, epochs: args.epochs, seed: args.seed, ..Settings::default() };
+    let mut examples: Vec<Example> = inputs.train.iter().flat_map(|(_, rows)| rows.iter().cloned()).collect();
+    examples.extend(inputs.examples.iter().flat_map(|(_, rows)| rows.iter().cloned()).map(|e| Example { group: None, ..e }));
+    examples.extend(fit::taxonomy_examples(&inputs.taxonomy));
+    if args.cross_validate {
+        let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("."), e))?;
+        let (frozen, tuned, log) = cross_validate(&base, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
+        print!("{log}");
+        println!(
+            "\n{}-fold cross-validation by debate, the default head's settings ({} pairs per fold, seed {})",
+            args.data.folds, settings.pairs, settings.seed
+        );
+        println!("{:<34} {:>9} {:>9} {:>9}", "encoder", "on-topic", "topic", "stance");
+        println!("{:<34} {:>9} {:>9} {:>9}", "", "F1", "micro-F1", "macro-F1");
+        for (name, f) in [("frozen", frozen), ("fine-tuned on each fold's rows", tuned)] {
+            println!("{name:<34} {:>9.3} {:>9.3} {:>9.3}", f[0], f[1], f[2]);
+        }
+    }
+    if let Some(out) = &args.output {
+        let rows: Vec<&Example> = examples.iter().collect();
+        let trained = fine_tune(&base, out, &words, &rows, &settings)?;
+        let provenance = serde_json::json!({
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "base_model": base.display().to_string(),
+            "base_weights_sha256": fingerprint::sha256_file(&base.join("model.safetensors"))?,
+            "training_files": inputs.files,
+            "rows": rows.len(),
+            "settings": {"pairs": settings.pairs, "epochs": settings.epochs, "batch": settings.batch,
+                         "learning_rate": settings.learning_rate, "warmup": settings.warmup, "seed": settings.seed,
+                         "loss": "cosine similarity, squared error", "optimiser": "AdamW, weight decay 0.01, gradient norm 1"},
+            "trained": trained,
+        });
+        let path = out.join("tune.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&provenance).expect("json") + "\n").map_err(|e| Error::io(&path, e))?;
+        eprintln!(
+            "parlscan: wrote {} ({} pairs, {} steps, loss {:.3} -> {:.3}, {:.0} s). Fit a head on it: parlscan fit --model {} ...",
+            out.display(),
+            trained.pairs,
+            trained.steps,
+            trained.loss_first,
+            trained.loss_last,
+            trained.seconds,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(on: bool, topics: &[usize]) -> Example {
+        let mut t = vec![false; 4];
+        topics.iter().for_each(|&i| t[i] = true);
+        Example { text: String::new(), on_topic: Some(on), topics: Some(t), stance: None, group: None }
+    }
+
+    #[test]
+    fn positive_pairs_share_a_label_and_negative_pairs_share_none() {
+        let rows = [example(true, &[0]), example(true, &[0, 1]), example(true, &[2]), example(false, &[]), example(false, &[]), example(true, &[])];
+        let stance_only = Example { topics: None, ..example(true, &[]) };
+        let mut all: Vec<&Example> = rows.iter().collect();
+        all.push(&stance_only);
+        let pairs = sample_pairs(&all, 200, 7);
+        assert_eq!(pairs.len(), 200);
+        assert_eq!(pairs.iter().filter(|p| p.2 > 0.5).count(), 100, "alternating positive and negative");
+        for &(a, b, target) in &pairs {
+            assert_ne!(a, b);
+            assert!(a < rows.len() && b < rows.len(), "a row without topic labels is never paired");
+            let (la, lb) = (PairLabels::of(all[a]).unwrap(), PairLabels::of(all[b]).unwrap());
+            assert_eq!(la.shares(&lb), target > 0.5, "{la:?} {lb:?}");
+        }
+        assert_eq!(sample_pairs(&all, 200, 7), pairs, "the same seed gives the same pairs");
+        assert_ne!(sample_pairs(&all, 200, 8), pairs);
+    }
+
+    #[test]
+    fn no_pairs_without_two_kinds_of_label() {
+        let rows = [example(true, &[1]), example(true, &[1])];
+        let all: Vec<&Example> = rows.iter().collect();
+        assert!(sample_pairs(&all, 10, 0).iter().all(|p| p.2 > 0.5), "no negative exists");
+        assert!(sample_pairs(&all, 10, 0).len() < 10);
+    }
+
+    #[test]
+    fn learning_rate_warms_up_then_decays_to_zero() {
+        let s = Settings::default();
+        assert_eq!(learning_rate(&s, 0, 50), 0.0);
+        assert!((learning_rate(&s, 5, 50) - s.learning_rate).abs() < 1e-12);
+        assert!(learning_rate(&s, 30, 50) < s.learning_rate);
+        assert!(learning_rate(&s, 49, 50) > 0.0 && learning_rate(&s, 50, 50) == 0.0);
+    }
+}
