@@ -4,7 +4,7 @@
 Cross-validates (5 folds grouped by debate over ../shared/data/dev.csv; our data/train_examples.csv
 and the taxonomy's topic examples join every training fold and are never scored) per-topic
 logistic heads on all-MiniLM-L6-v2 embeddings, and prints topic micro-F1 for: the number of
-training examples (a learning curve), sentence-level topic scoring (each sentence embedded alone,
+training examples and of real dev speeches (two learning curves), sentence-level topic scoring (each sentence embedded alone,
 the head applied to it, combined with the speech's score), sentence-pooled features, and a cap on
 the number of topics per speech. Figures, not assertions. Runs in .venv-ref (scripts/reference-venv.sh):
 
@@ -74,8 +74,9 @@ def f1(tp, fp, fn):
     return 2 * tp / max(1, 2 * tp + fp + fn)
 
 
-def cross_validate(d, C=3.0, extra=None, features=None, sentence=None, w=0.5):
-    """Out-of-fold topic probabilities and on-topic probabilities of the dev rows."""
+def cross_validate(d, C=3.0, extra=None, features=None, sentence=None, w=0.5, dev_share=1.0, seed=0):
+    """Out-of-fold topic probabilities and on-topic probabilities of the dev rows; each fold trains
+    on `dev_share` of its training dev speeches (a random subset, `seed`)."""
     extra = d.extra if extra is None else extra
     feat = features or (lambda i: d.emb[i])
     tax_temb = d.tax_temb if features is None else np.array([features(None, e) for e in d.tax_temb])
@@ -84,7 +85,11 @@ def cross_validate(d, C=3.0, extra=None, features=None, sentence=None, w=0.5):
     probs = np.zeros((len(d.dev), len(TOPICS)))
     on = np.zeros(len(d.dev))
     for k in range(5):
-        train = [d.dev[j] for j in range(len(d.dev)) if d.fold[j] != k] + list(extra)
+        train_dev = [d.dev[j] for j in range(len(d.dev)) if d.fold[j] != k]
+        if dev_share < 1.0:
+            rng = np.random.RandomState(seed * 10 + k)
+            train_dev = list(rng.choice(train_dev, int(round(dev_share * len(train_dev))), replace=False))
+        train = train_dev + list(extra)
         test = [j for j in range(len(d.dev)) if d.fold[j] == k]
         X = X_all[train]
         Xo = np.vstack([X, tax_off, tax_temb])
@@ -125,6 +130,12 @@ def main():
             ids = list(np.random.RandomState(s).choice(d.extra, n, replace=False)) if n else []
             scores.append(micro_f1(d, *cross_validate(d, extra=ids)))
         print(f"  {n:4d}  {np.mean(scores):.3f}")
+    print("\nlearning curve over real speeches (C=3, all training examples; mean of 5 random subsets below the")
+    print("full set): share of each fold's training dev speeches (about 60) -> topic micro-F1")
+    for share in [0.25, 0.5, 0.75, 1.0]:
+        seeds = range(5) if share < 1.0 else [0]
+        scores = [micro_f1(d, *cross_validate(d, dev_share=share, seed=s)) for s in seeds]
+        print(f"  {share:4.2f}  {np.mean(scores):.3f}  (range {min(scores):.3f}-{max(scores):.3f})")
     print("\nlever (C=3)                                               topic micro-F1")
     base = cross_validate(d)
     print(f"  speech embedding (what fit does)                          {micro_f1(d, *base):.3f}")
