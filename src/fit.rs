@@ -600,47 +600,28 @@ fn nested_threshold_figures(
 
 /// Everything `fit` needs, loaded.
 pub struct FitInputs<'a> {
-    pub taxonomy: &'a Taxonomy,
+    /// The taxonomy and the labelled files.
+    pub data: &'a TrainingInputs,
     pub words: &'a WordPieces,
     pub encoder: &'a dyn Encoder,
     pub prototypes: Prototypes,
     pub encoder_sha256: String,
-    pub train: Vec<(PathBuf, Vec<Example>)>,
-    /// Files of training-only rows (their `group` is cleared: never scored).
-    pub examples: Vec<(PathBuf, Vec<Example>)>,
     pub use_taxonomy_examples: Option<bool>,
     pub folds: usize,
 }
 
 /// Fits, cross-validates and returns the head file plus a printable report of every variant.
 pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
-    let taxonomy = inputs.taxonomy;
+    let taxonomy = &inputs.data.taxonomy;
     let names = taxonomy.topic_names();
     let n_topics = names.len();
-    let mut examples: Vec<Example> = Vec::new();
-    let mut training_files = Vec::new();
-    for (path, rows) in &inputs.train {
-        training_files.push(TrainingFile {
-            path: path.display().to_string(),
-            sha256: fingerprint::sha256_file(path)?,
-            rows: rows.len(),
-        });
-        examples.extend(rows.iter().cloned());
-    }
-    let training_rows = examples.len();
+    let training_rows = inputs.data.labelled_rows();
     if training_rows < inputs.folds * 2 {
         return Err(Error::Usage(format!("{training_rows} training rows are too few for {} folds", inputs.folds)));
     }
-    for (path, rows) in &inputs.examples {
-        training_files.push(TrainingFile {
-            path: path.display().to_string(),
-            sha256: fingerprint::sha256_file(path)?,
-            rows: rows.len(),
-        });
-        examples.extend(rows.iter().cloned().map(|e| Example { group: None, ..e }));
-    }
-    let extra_files_rows = examples.len() - training_rows;
-    examples.extend(taxonomy_examples(taxonomy));
+    let training_files = inputs.data.files.clone();
+    let extra_files_rows = inputs.data.example_rows();
+    let examples = inputs.data.rows();
     let features = chunk_features(&examples, inputs.words, inputs.encoder, &inputs.prototypes, true)?;
     let dim = inputs.encoder.dim();
     let fold_of = fold_assignment(&examples, inputs.folds);
@@ -882,6 +863,27 @@ pub struct TrainingInputs {
     pub files: Vec<TrainingFile>,
 }
 
+impl TrainingInputs {
+    /// Rows of the `--train` files: the labelled speeches cross-validation scores.
+    pub fn labelled_rows(&self) -> usize {
+        self.train.iter().map(|(_, rows)| rows.len()).sum()
+    }
+
+    /// Rows of the `--examples` files.
+    pub fn example_rows(&self) -> usize {
+        self.examples.iter().map(|(_, rows)| rows.len()).sum()
+    }
+
+    /// Every training row, in this order: the labelled speeches; the `--examples` rows, their
+    /// `group` cleared (trained on, never scored); the taxonomy's statements.
+    pub fn rows(&self) -> Vec<Example> {
+        let mut rows: Vec<Example> = self.train.iter().flat_map(|(_, rows)| rows.iter().cloned()).collect();
+        rows.extend(self.examples.iter().flat_map(|(_, rows)| rows.iter().cloned()).map(|e| Example { group: None, ..e }));
+        rows.extend(taxonomy_examples(&self.taxonomy));
+        rows
+    }
+}
+
 /// Reads `--train`, `--examples` and the taxonomy.
 pub fn load_inputs(data: &crate::cli::TrainingData) -> Result<TrainingInputs, Error> {
     use crate::config::{project_path, DEFAULT_TAXONOMY};
@@ -923,20 +925,17 @@ pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
         (Err(a), Err(b)) => return Err(Error::many(vec![a, b])),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    let taxonomy = inputs.taxonomy;
     let words = WordPieces::load(&model_dir)?;
     let encoder = crate::encoder::bert::BertEncoder::load(&model_dir, tch::Device::Cpu)?;
     let encoder_sha256 = fingerprint::sha256_file(&model_dir.join("model.safetensors"))?;
     let cache = crate::score::cache::EmbeddingCache::from_env(encoder.cache_key(&encoder_sha256));
-    let prototypes = Prototypes::build(&taxonomy, &words, &encoder, cache.as_ref())?;
+    let prototypes = Prototypes::build(&inputs.taxonomy, &words, &encoder, cache.as_ref())?;
     let (head, text) = fit(FitInputs {
-        taxonomy: &taxonomy,
+        data: &inputs,
         words: &words,
         encoder: &encoder,
         prototypes,
         encoder_sha256,
-        train: inputs.train,
-        examples: inputs.examples,
         use_taxonomy_examples: match args.taxonomy_examples.as_str() {
             "yes" => Some(true),
             "no" => Some(false),

@@ -15,10 +15,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
+use rust_bert::bert::{BertEmbeddings, BertModel};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use crate::encoder::bert::BertEncoder;
+use crate::encoder::bert::{build, mean_pool, BertEncoder};
 use crate::encoder::{Encoder, TokenBatch};
 use crate::error::Error;
 use crate::fingerprint;
@@ -118,7 +118,7 @@ fn learning_rate(s: &Settings, step: usize, steps: usize) -> f64 {
     s.learning_rate * f.max(0.0)
 }
 
-/// Mean over real tokens, then L2 norm (as classify pools), with gradients.
+/// The pooled embeddings of `seqs` (as classify pools them), with gradients.
 fn pooled(model: &BertModel<BertEmbeddings>, seqs: &[&[u32]]) -> Result<Tensor, Error> {
     let padded_len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
     let (ids, mask) = TokenBatch { sequences: seqs.to_vec(), padded_len }.ids_and_mask();
@@ -129,10 +129,7 @@ fn pooled(model: &BertModel<BertEmbeddings>, seqs: &[&[u32]]) -> Result<Tensor, 
         .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, true)
         .map_err(|e| Error::Inference(e.to_string()))?
         .hidden_state;
-    let m = mask.unsqueeze(-1).to_kind(Kind::Float);
-    let mean = (hidden * &m).sum_dim_intlist(1, false, Kind::Float) / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
-    let norm = mean.norm_scalaropt_dim(2.0, 1, true).clamp_min(1e-12);
-    Ok(mean / norm)
+    Ok(mean_pool(&hidden, &mask))
 }
 
 /// What one fine-tuning run did.
@@ -151,13 +148,8 @@ pub struct Trained {
 /// (the base folder's files, with `model.safetensors` replaced).
 pub fn fine_tune(base: &Path, out: &Path, words: &WordPieces, rows: &[&Example], s: &Settings) -> Result<Trained, Error> {
     let started = Instant::now();
-    let model_error = |what: String| Error::Model { dir: base.to_path_buf(), what };
-    let config: BertConfig = serde_json::from_str(&std::fs::read_to_string(base.join("config.json")).map_err(|e| Error::io(&base.join("config.json"), e))?)
-        .map_err(|e| model_error(format!("config.json is not a BERT config: {e}")))?;
     tch::manual_seed(s.seed as i64);
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let model = BertModel::<BertEmbeddings>::new_with_optional_pooler(vs.root(), &config, false);
-    vs.load(base.join("model.safetensors")).map_err(|e| model_error(format!("cannot load model.safetensors: {e}")))?;
+    let (_, vs, model) = build(base, Device::Cpu)?;
     // Each text is trained on as classify embeds its first chunk.
     let first_chunks: Vec<Vec<u32>> = rows
         .iter()
@@ -312,9 +304,7 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
     let inputs = fit::load_inputs(&args.data)?;
     let words = WordPieces::load(&base)?;
     let settings = Settings { pairs: args.pairs, epochs: args.epochs, seed: args.seed, ..Settings::default() };
-    let mut examples: Vec<Example> = inputs.train.iter().flat_map(|(_, rows)| rows.iter().cloned()).collect();
-    examples.extend(inputs.examples.iter().flat_map(|(_, rows)| rows.iter().cloned()).map(|e| Example { group: None, ..e }));
-    examples.extend(fit::taxonomy_examples(&inputs.taxonomy));
+    let examples = inputs.rows();
     if args.cross_validate {
         let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("."), e))?;
         let (frozen, tuned, log) = cross_validate(&base, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
@@ -394,6 +384,19 @@ mod tests {
         let all: Vec<&Example> = rows.iter().collect();
         assert!(sample_pairs(&all, 10, 0).iter().all(|p| p.2 > 0.5), "no negative exists");
         assert!(sample_pairs(&all, 10, 0).len() < 10);
+    }
+
+    #[test]
+    fn cross_validation_fits_the_shipped_default_heads_settings() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heads/default.json");
+        let head: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let s = &head["settings"];
+        assert_eq!(s["features"], DEFAULT_HEAD.features.name());
+        assert_eq!(s["taxonomy_examples"], DEFAULT_HEAD.taxonomy_examples);
+        assert_eq!(s["l2"], DEFAULT_HEAD.l2);
+        assert_eq!(s["sentence_weight"], DEFAULT_HEAD.sentence_weight);
+        let file: crate::score::head::HeadFile = serde_json::from_value(head.clone()).unwrap();
+        assert_eq!(file.sentence_embedding, DEFAULT_HEAD.sentence_embedding, "older heads read as context");
     }
 
     #[test]

@@ -166,19 +166,7 @@ impl BertEncoder {
     /// [`BertEncoder::load`] with the attention path and the precision chosen; bfloat16 always
     /// takes the fused path (rust-bert's eager attention gains little from it).
     pub fn load_with(dir: &Path, device: Device, attention: Attention, precision: Precision) -> Result<Self, Error> {
-        let config_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
-        let config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Model {
-            dir: dir.to_path_buf(),
-            what: format!("config.json is not a BERT config: {e}"),
-        })?;
-        let mut vs = nn::VarStore::new(device);
-        let model = BertModel::<BertEmbeddings>::new_with_optional_pooler(vs.root(), &config, false);
-        let weights = dir.join("model.safetensors");
-        vs.load(&weights).map_err(|e| Error::Model {
-            dir: dir.to_path_buf(),
-            what: format!("cannot load {}: {e}", weights.display()),
-        })?;
+        let (config, mut vs, model) = build(dir, device)?;
         vs.freeze();
         if precision == Precision::Bf16 {
             vs.bfloat16();
@@ -214,6 +202,36 @@ impl BertEncoder {
         let bf16 = if self.precision == Precision::Bf16 { "|bf16" } else { "" };
         format!("{weights_sha256}|{:?}{bf16}|threads {}{device}", self.attention(), tch::get_num_threads())
     }
+}
+
+/// rust-bert's BERT built from `dir/config.json`, with `dir/model.safetensors` loaded into its
+/// variables (trainable: [`BertEncoder`] freezes them, `tune` trains them).
+pub fn build(dir: &Path, device: Device) -> Result<(BertConfig, nn::VarStore, BertModel<BertEmbeddings>), Error> {
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
+    let config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Model {
+        dir: dir.to_path_buf(),
+        what: format!("config.json is not a BERT config: {e}"),
+    })?;
+    let mut vs = nn::VarStore::new(device);
+    let model = BertModel::<BertEmbeddings>::new_with_optional_pooler(vs.root(), &config, false);
+    let weights = dir.join("model.safetensors");
+    vs.load(&weights).map_err(|e| Error::Model {
+        dir: dir.to_path_buf(),
+        what: format!("cannot load {}: {e}", weights.display()),
+    })?;
+    Ok((config, vs, model))
+}
+
+/// Mean over real tokens only (`mask` is `[n, t]`, 1 for real tokens), then L2 norm:
+/// sentence-transformers' Pooling + Normalize. `hidden` is `[n, t, d]` in fp32; the result `[n, d]`.
+pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Tensor {
+    let m = mask.unsqueeze(-1).to_kind(Kind::Float);
+    let summed = (hidden * &m).sum_dim_intlist(1, false, Kind::Float);
+    let counts = m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+    let mean = summed / counts;
+    let norm = mean.norm_scalaropt_dim(2.0, 1, true).clamp_min(1e-12);
+    mean / norm
 }
 
 /// The first CUDA GPU, when libtorch sees one.
@@ -266,14 +284,9 @@ impl Encoder for BertEncoder {
                 }
             }
             .to_kind(Kind::Float);
-            // Mean over real tokens only, then L2 norm: sentence-transformers' Pooling + Normalize.
-            let m = mask.unsqueeze(-1).to_kind(Kind::Float);
-            let summed = (&hidden_state * &m).sum_dim_intlist(1, false, Kind::Float);
-            let counts = m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
-            let mean = summed / counts;
-            let norm = mean.norm_scalaropt_dim(2.0, 1, true).clamp_min(1e-12);
+            let pooled = mean_pool(&hidden_state, &mask);
             let hidden = want_spans.then(|| hidden_state.to(Device::Cpu).contiguous());
-            Ok(((mean / norm).to(Device::Cpu).contiguous(), hidden))
+            Ok((pooled.to(Device::Cpu).contiguous(), hidden))
         })?;
         let mut flat = vec![0f32; n * d];
         pooled.copy_data(&mut flat, n * d);
