@@ -4,9 +4,9 @@
 //! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
 //! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
 //! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
-//! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them. `cli`, `config`, `taxonomy`, `fingerprint` and
-//! `error` hold what surrounds them. The binary in `main.rs` only parses arguments and maps errors
-//! to exit codes.
+//! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them.
+//! `cli`, `config`, `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in
+//! `main.rs` only parses arguments and maps errors to exit codes.
 
 pub mod aggregate;
 pub mod batch;

@@ -1,7 +1,7 @@
 //! The model boundary: turns token-id sequences into sentence embeddings.
 //!
 //! The rest of the pipeline sees only the narrow [`Encoder`] trait. [`bert::BertEncoder`] runs a
-//! real BERT through rust-bert and libtorch (the default); [`onnx::OrtEncoder`] runs the same
+//! real BERT through rust-bert and libtorch (the default; bfloat16 for `classify --fast`); [`onnx::OrtEncoder`] runs the same
 //! weights exported to ONNX through ONNX Runtime (fp32, or int8 for `classify --fast`);
 //! [`fake::FakeEncoder`] is a deterministic stand-in so most tests run without the model.
 //! [`Engine`] picks one. Batching policy lives in `batch.rs`, not here.
