@@ -230,8 +230,8 @@ impl Candidate {
     }
 }
 
-/// Sentence weights tried on the chosen head (0: chunk scores alone), with each way of embedding
-/// sentences.
+/// Sentence weights tried on the best head of each kind of features (0: chunk scores alone), with
+/// each way of embedding sentences.
 const SENTENCE_WEIGHTS: [f64; 2] = [0.3, 0.5];
 const SENTENCE_EMBEDDINGS: [SentenceEmbedding; 2] = [SentenceEmbedding::Context, SentenceEmbedding::Alone];
 
@@ -374,12 +374,21 @@ pub fn gold_labels(e: &Example, names: &[&str]) -> Labels {
     Labels { topics, stance: e.stance.map_or("none", |k| STANCE_CLASSES[k]).to_string(), on_topic: None }
 }
 
-/// Assigns groups to folds: groups sorted by name, shuffled with a fixed seed, dealt round-robin.
-pub fn folds(groups: &[String], k: usize) -> Vec<usize> {
+/// Assigns groups to folds: groups sorted by name, shuffled with a seed, dealt round-robin.
+/// `repeat` 0 is the assignment every figure so far was measured on; each other `repeat` gives
+/// another, fixed, assignment (repeated cross-validation).
+pub fn folds(groups: &[String], k: usize, repeat: u64) -> Vec<usize> {
     let mut names: Vec<&String> = groups.iter().collect();
     names.sort();
     names.dedup();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    if repeat > 0 {
+        // splitmix64 of the repeat: a well-mixed, never-zero xorshift state.
+        let mut z = repeat.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        state = (z ^ (z >> 31)) | 1;
+    }
     for i in (1..names.len()).rev() {
         state ^= state << 13;
         state ^= state >> 7;
@@ -390,10 +399,11 @@ pub fn folds(groups: &[String], k: usize) -> Vec<usize> {
     groups.iter().map(|g| fold_of[g]).collect()
 }
 
-/// Each example's fold: `None` for rows without a group (training only, never scored).
-pub fn fold_assignment(examples: &[Example], k: usize) -> Vec<Option<usize>> {
+/// Each example's fold under assignment `repeat`: `None` for rows without a group (training
+/// only, never scored).
+pub fn fold_assignment(examples: &[Example], k: usize, repeat: u64) -> Vec<Option<usize>> {
     let groups: Vec<String> = examples.iter().filter_map(|e| e.group.clone()).collect();
-    let mut assigned = folds(&groups, k).into_iter();
+    let mut assigned = folds(&groups, k, repeat).into_iter();
     examples.iter().map(|e| e.group.as_ref().map(|_| assigned.next().expect("one per group"))).collect()
 }
 
@@ -598,6 +608,41 @@ fn nested_threshold_figures(
     headline(&evaluate::compare(&gold, &pred))
 }
 
+/// One candidate's out-of-fold scores under each fold assignment, and its figures.
+struct Repeated {
+    oofs: Vec<Vec<(usize, Vec<ChunkScores>)>>,
+    per_repeat: Vec<[f64; 3]>,
+    /// Means over the assignments.
+    figures: [f64; 3],
+}
+
+impl Repeated {
+    fn new(oofs: Vec<Vec<(usize, Vec<ChunkScores>)>>, figures_of: impl Fn(&[(usize, Vec<ChunkScores>)]) -> [f64; 3]) -> Self {
+        let per_repeat: Vec<[f64; 3]> = oofs.iter().map(|o| figures_of(o)).collect();
+        Repeated { figures: mean_figures(&per_repeat), per_repeat, oofs }
+    }
+
+    /// Figures computed from each assignment's out-of-fold scores; keeps no scores.
+    fn per_assignment(
+        oofs: &[Vec<(usize, Vec<ChunkScores>)>],
+        assignments: &[Vec<Option<usize>>],
+        figures_of: impl Fn(&[(usize, Vec<ChunkScores>)], &[Option<usize>]) -> [f64; 3],
+    ) -> Self {
+        let per_repeat: Vec<[f64; 3]> = oofs.iter().zip(assignments).map(|(o, a)| figures_of(o, a)).collect();
+        Repeated { figures: mean_figures(&per_repeat), per_repeat, oofs: Vec::new() }
+    }
+
+    /// What candidates are ranked by: the mean of the three figures.
+    fn mean(&self) -> f64 {
+        self.figures.iter().sum::<f64>() / 3.0
+    }
+}
+
+fn mean_figures(per_repeat: &[[f64; 3]]) -> [f64; 3] {
+    let n = per_repeat.len().max(1) as f64;
+    std::array::from_fn(|k| per_repeat.iter().map(|f| f[k]).sum::<f64>() / n)
+}
+
 /// Everything `fit` needs, loaded.
 pub struct FitInputs<'a> {
     /// The taxonomy and the labelled files.
@@ -608,6 +653,8 @@ pub struct FitInputs<'a> {
     pub encoder_sha256: String,
     pub use_taxonomy_examples: Option<bool>,
     pub folds: usize,
+    /// Fold assignments to cross-validate over (repeated cross-validation); 1 = the first only.
+    pub repeats: usize,
 }
 
 /// Fits, cross-validates and returns the head file plus a printable report of every variant.
@@ -624,7 +671,9 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
     let examples = inputs.data.rows();
     let features = chunk_features(&examples, inputs.words, inputs.encoder, &inputs.prototypes, true)?;
     let dim = inputs.encoder.dim();
-    let fold_of = fold_assignment(&examples, inputs.folds);
+    let assignments: Vec<Vec<Option<usize>>> =
+        (0..inputs.repeats as u64).map(|r| fold_assignment(&examples, inputs.folds, r)).collect();
+    let cv_started = std::time::Instant::now();
 
     let mut text = String::new();
     let mut table = Vec::new();
@@ -642,18 +691,46 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
         .collect::<Result<_, Error>>()?;
     let proto = headline(&report(&proto_oof, &examples, &names, &proto_thresholds));
     text.push_str(&format!(
-        "{}-fold cross-validation by debate on {training_rows} labelled speeches; \"training examples\": {} rows of --examples files and {} taxonomy statements added to every training fold, never scored\n\n",
+        "{}-fold cross-validation by debate on {training_rows} labelled speeches{}; \"training examples\": {} rows of --examples files and {} taxonomy statements added to every training fold, never scored\n\n",
         inputs.folds,
+        if inputs.repeats > 1 {
+            format!(", repeated over {} fold assignments (figures are their means)", inputs.repeats)
+        } else {
+            String::new()
+        },
         extra_files_rows,
         examples.len() - training_rows - extra_files_rows
     ));
-    text.push_str(&format!("{:<46} {:>9} {:>9} {:>9}\n", "variant", "on-topic", "topic", "stance"));
-    text.push_str(&format!("{:<46} {:>9} {:>9} {:>9}\n", "", "F1", "micro-F1", "macro-F1"));
-    let line = |name: &str, f: [f64; 3]| format!("{name:<46} {:>9.3} {:>9.3} {:>9.3}\n", f[0], f[1], f[2]);
-    text.push_str(&line("label prototypes alone (no fitting)", proto));
+    let repeated = inputs.repeats > 1;
+    text.push_str(&format!("{:<46} {:>9} {:>9} {:>9}{}\n", "variant", "on-topic", "topic", "stance", if repeated { "  topic micro-F1" } else { "" }));
+    text.push_str(&format!("{:<46} {:>9} {:>9} {:>9}{}\n", "", "F1", "micro-F1", "macro-F1", if repeated { "  per assignment" } else { "" }));
+    let line = |name: &str, r: &Repeated| {
+        let f = r.figures;
+        let spread = if repeated {
+            format!("  {}", r.per_repeat.iter().map(|f| format!("{:.3}", f[1])).collect::<Vec<_>>().join(" "))
+        } else {
+            String::new()
+        };
+        format!("{name:<46} {:>9.3} {:>9.3} {:>9.3}{spread}\n", f[0], f[1], f[2])
+    };
+    let row = |name: &str, r: &Repeated| {
+        let mut v = serde_json::json!({"variant": name, "figures": r.figures});
+        if repeated {
+            v["per_assignment"] = serde_json::json!(r.per_repeat);
+        }
+        v
+    };
+    text.push_str(&format!("{:<46} {:>9.3} {:>9.3} {:>9.3}\n", "label prototypes alone (no fitting)", proto[0], proto[1], proto[2]));
     table.push(serde_json::json!({"variant": "prototypes alone", "figures": proto}));
 
     let half = vec![0.5; n_topics];
+    let evaluate = |cand: Candidate| -> Repeated {
+        let oofs: Vec<_> = assignments
+            .iter()
+            .map(|fold_of| cross_validate(cand, &examples, &features, fold_of, inputs.folds, dim, n_topics))
+            .collect();
+        Repeated::new(oofs, |oof| headline(&report(oof, &examples, &names, &half)))
+    };
     let taxonomy_choices: Vec<bool> = match inputs.use_taxonomy_examples {
         Some(v) => vec![v],
         None => vec![false, true],
@@ -672,53 +749,69 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             }
         }
     }
-    let results: Vec<(Candidate, Vec<(usize, Vec<ChunkScores>)>)> = candidates
-        .par_iter()
-        .map(|&cand| (cand, cross_validate(cand, &examples, &features, &fold_of, inputs.folds, dim, n_topics)))
+    let mut results: Vec<(Candidate, Repeated)> = candidates.par_iter().map(|&cand| (cand, evaluate(cand))).collect();
+    for (cand, r) in &results {
+        text.push_str(&line(&cand.name(), r));
+        table.push(row(&cand.name(), r));
+    }
+    // Sentence-level topic scoring on top of the best head of each kind of features.
+    let best_of = |kind: Features| {
+        results
+            .iter()
+            .filter(|(c, _)| c.features == kind)
+            .fold(None::<&(Candidate, Repeated)>, |best, x| match best {
+                Some(b) if b.1.mean() >= x.1.mean() - 1e-12 => Some(b),
+                _ => Some(x),
+            })
+            .map(|(c, _)| *c)
+    };
+    let bases: Vec<Candidate> = [Features::Embedding, Features::Prototypes, Features::Both].into_iter().filter_map(best_of).collect();
+    let sentence_candidates: Vec<Candidate> = bases
+        .iter()
+        .flat_map(|&base| {
+            SENTENCE_EMBEDDINGS.iter().flat_map(move |&m| {
+                SENTENCE_WEIGHTS.map(|w| Candidate { sentence_weight: w, sentence_embedding: m, ..base })
+            })
+        })
         .collect();
-    let mut best: Option<(f64, Candidate, Vec<(usize, Vec<ChunkScores>)>)> = None;
-    for (cand, oof) in results {
-        let figures = headline(&report(&oof, &examples, &names, &half));
-        let name = cand.name();
-        text.push_str(&line(&name, figures));
-        table.push(serde_json::json!({"variant": name, "figures": figures}));
-        let mean = figures.iter().sum::<f64>() / 3.0;
-        if best.as_ref().is_none_or(|(m, _, _)| mean > *m + 1e-12) {
-            best = Some((mean, cand, oof));
-        }
+    let sentence_results: Vec<(Candidate, Repeated)> =
+        sentence_candidates.par_iter().map(|&cand| (cand, evaluate(cand))).collect();
+    for (cand, r) in &sentence_results {
+        text.push_str(&line(&cand.name(), r));
+        table.push(row(&cand.name(), r));
     }
-    let (_, mut chosen, mut oof) = best.expect("at least one candidate");
-    // Sentence-level topic scoring on top of the chosen head: kept if topic micro-F1 rises.
-    let mut best_topic = headline(&report(&oof, &examples, &names, &half))[1];
-    let base = chosen;
-    for (sentence_embedding, weight) in SENTENCE_EMBEDDINGS.iter().flat_map(|&m| SENTENCE_WEIGHTS.map(|w| (m, w))) {
-        let cand = Candidate { sentence_weight: weight, sentence_embedding, ..base };
-        let cand_oof = cross_validate(cand, &examples, &features, &fold_of, inputs.folds, dim, n_topics);
-        let figures = headline(&report(&cand_oof, &examples, &names, &half));
-        text.push_str(&line(&cand.name(), figures));
-        table.push(serde_json::json!({"variant": cand.name(), "figures": figures}));
-        if figures[1] > best_topic + 1e-12 {
-            (best_topic, chosen, oof) = (figures[1], cand, cand_oof);
-        }
-    }
+    results.extend(sentence_results);
+    // The best mean of the three figures; the earlier (simpler) candidate among equals.
+    let (chosen, chosen_r) = results
+        .into_iter()
+        .reduce(|best, x| if x.1.mean() > best.1.mean() + 1e-12 { x } else { best })
+        .expect("at least one candidate");
     text.push_str(&format!("\nchosen: {}\n", chosen.name()));
     // Threshold rules, each judged with thresholds tuned on the other folds only (nested).
     let mut rule_figures = Vec::new();
     let mut rule = ThresholdRule::Half;
     let mut rule_best = f64::NEG_INFINITY;
     for r in [ThresholdRule::Half, ThresholdRule::Shared, ThresholdRule::PerTopic] {
-        let f = nested_threshold_figures(r, &oof, &examples, &names, &fold_of, inputs.folds);
-        text.push_str(&line(&format!("  {}, tuned on the other folds", r.name()), f));
-        rule_figures.push(serde_json::json!({"rule": r.name(), "figures": f}));
-        if f[1] > rule_best + 1e-12 {
-            (rule, rule_best) = (r, f[1]);
+        let nested = Repeated::per_assignment(&chosen_r.oofs, &assignments, |oof, fold_of| {
+            nested_threshold_figures(r, oof, &examples, &names, fold_of, inputs.folds)
+        });
+        text.push_str(&line(&format!("  {}, tuned on the other folds", r.name()), &nested));
+        rule_figures.push(serde_json::json!({"rule": r.name(), "figures": nested.figures}));
+        if nested.figures[1] > rule_best + 1e-12 {
+            (rule, rule_best) = (r, nested.figures[1]);
         }
     }
-    let thresholds = tune_thresholds(rule, &oof, &examples, n_topics);
-    let tuned = headline(&report(&oof, &examples, &names, &thresholds));
+    // Every assignment's out-of-fold scores together: each speech once per assignment.
+    let pooled: Vec<(usize, Vec<ChunkScores>)> = chosen_r.oofs.iter().flatten().cloned().collect();
+    let thresholds = tune_thresholds(rule, &pooled, &examples, n_topics);
+    let tuned = Repeated::per_assignment(&chosen_r.oofs, &assignments, |oof, _| {
+        headline(&report(oof, &examples, &names, &thresholds))
+    });
     text.push_str(&format!("kept: {} (best topic micro-F1 above); tuned on all folds for the head\n", rule.name()));
-    text.push_str(&line("  the same, tuned and scored on the same folds", tuned));
+    text.push_str(&line("  the same, tuned and scored on the same folds", &tuned));
     text.push_str("(the variant was chosen on these folds, so even the nested figures lean optimistic)\n");
+    text.push_str(&format!("cross-validation took {:.0} s\n", cv_started.elapsed().as_secs_f64()));
+    let tuned = tuned.figures;
 
     let rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].group.is_some() || chosen.taxonomy_examples).collect();
     let (fitted, mean, scale) = fit_on(chosen, &rows, &examples, &features, dim, n_topics);
@@ -847,10 +940,28 @@ mod tests {
     #[test]
     fn a_group_never_spans_two_folds() {
         let groups: Vec<String> = ["a", "b", "a", "c", "d", "b", "e"].iter().map(|s| s.to_string()).collect();
-        let f = folds(&groups, 3);
-        assert_eq!(f[0], f[2]);
-        assert_eq!(f[1], f[5]);
-        assert!(f.iter().all(|&x| x < 3));
+        for repeat in 0..4 {
+            let f = folds(&groups, 3, repeat);
+            assert_eq!(f[0], f[2]);
+            assert_eq!(f[1], f[5]);
+            assert!(f.iter().all(|&x| x < 3));
+        }
+    }
+
+    #[test]
+    fn repeats_give_other_fold_assignments_and_repeat_zero_stays_put() {
+        let groups: Vec<String> = (0..40).map(|i| format!("debate {i}")).collect();
+        let first = folds(&groups, 5, 0);
+        assert_eq!(first, folds(&groups, 5, 0), "fixed");
+        let others: Vec<Vec<usize>> = (1..4).map(|r| folds(&groups, 5, r)).collect();
+        assert!(others.iter().all(|f| *f != first) && others[0] != others[1], "each repeat deals differently");
+        for f in std::iter::once(&first).chain(&others) {
+            for fold in 0..5 {
+                assert_eq!(f.iter().filter(|&&x| x == fold).count(), 8, "balanced folds");
+            }
+        }
+        // The assignment every earlier figure was measured on (repeat 0) is unchanged.
+        assert_eq!(&first[..8], &[3, 1, 0, 3, 0, 2, 3, 2]);
     }
 }
 
@@ -942,6 +1053,7 @@ pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
             _ => None,
         },
         folds: args.data.folds,
+        repeats: usize::from(args.repeats),
     })?;
     print!("{text}");
     head.save(&args.output)?;

@@ -243,7 +243,7 @@ pub fn cross_validate(
     scratch: &Path,
 ) -> Result<([f64; 3], [f64; 3], String), Error> {
     let names = taxonomy.topic_names();
-    let fold_of = fit::fold_assignment(examples, folds);
+    let fold_of = fit::fold_assignment(examples, folds, 0);
     let figures = |encoder: &dyn Encoder, keep: &dyn Fn(usize) -> bool| -> Result<Vec<(usize, Vec<crate::score::ChunkScores>)>, Error> {
         let prototypes = Prototypes::build(taxonomy, words, encoder, None)?;
         let alone = DEFAULT_HEAD.sentence_embedding == crate::batch::SentenceEmbedding::Alone;

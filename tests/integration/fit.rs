@@ -22,7 +22,7 @@ t12,d6,\"I pay tribute to the volunteers who kept the food bank open all winter.
 
 fn fit_small_head(w: &Workdir) -> std::process::Output {
     w.write("train.csv", TRAIN);
-    w.run(&["fit", "--train", "train.csv", "-o", "head.json", "--folds", "2", "--taxonomy-examples", "no"])
+    w.run(&["fit", "--train", "train.csv", "-o", "head.json", "--folds", "2", "--taxonomy-examples", "no", "--repeats", "2"])
 }
 
 #[test]
@@ -40,6 +40,13 @@ fn fit_writes_a_head_with_provenance_that_classify_uses() {
     assert_eq!(p["encoder_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(head["topics"].as_array().unwrap().len(), 11);
     assert!(head["settings"]["l2"].is_number());
+    // Repeated cross-validation: each variant's figures under both fold assignments, and their mean.
+    assert!(report.contains("repeated over 2 fold assignments"), "{report}");
+    let variant = &head["cross_validation"]["variants"][1];
+    let per = variant["per_assignment"].as_array().expect("figures per fold assignment");
+    assert_eq!(per.len(), 2);
+    let mean = (per[0][1].as_f64().unwrap() + per[1][1].as_f64().unwrap()) / 2.0;
+    assert!((variant["figures"][1].as_f64().unwrap() - mean).abs() < 1e-12, "{variant}");
 
     w.write("speeches.csv", "id,text\na,Encryption backdoors would make every phone less safe.\nb,The bus timetable changes next week.\n");
     let out = w.run(&["classify", "speeches.csv", "--head", "head.json", "-o", "out.csv"]);
