@@ -8,5 +8,5 @@ cd "$root"
 bash scripts/setup.sh
 cargo build --release --locked --quiet
 mkdir -p models/heads out
-./target/release/parlscan fit --train ../shared/data/dev.csv --examples data/train_examples.csv \
+./target/release/parlscan fit --train ../shared/data/dev.csv --examples data/train_examples.csv --repeats 5 \
   -o models/heads/default.json | tee out/default-head-cv.txt
