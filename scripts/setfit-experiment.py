@@ -6,6 +6,8 @@
 # data/train_examples.csv + taxonomy topic/off-topic examples); never the held-out dev speeches.
 # Usage: setfit-experiment.py [n_pairs] [folds e.g. 0,1,2,3,4] [seed]
 # Fine-tuned embeddings are cached per fold in out/setfit/ so runs can resume. Figures, not assertions.
+# Each encoder is scored twice: on the speech embedding alone, and with label-levers.py's sentence
+# lever (0.5 speech + 0.5 mean of the two best sentences, each sentence embedded alone).
 import os, sys, time, csv, re, tomllib, random, warnings, math
 os.environ['HF_HUB_OFFLINE'] = '1'; os.environ['TRANSFORMERS_OFFLINE'] = '1'
 import numpy as np, torch
@@ -52,12 +54,20 @@ assert len(dev) == 75 and len(ext) == 530, (len(dev), len(ext))
 
 def f1(tp, fp, fn): return 2*tp/max(1, 2*tp+fp+fn)
 
+def sentences(text):   # label-levers.py's splitter
+    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\"“‘(])", text) if len(s.split()) >= 4]
+    return parts or [text]
+SENTS = [sentences(rows[i][3]) for i in dev]
+SOWNER = np.array([j for j, ss in enumerate(SENTS) for _ in ss])
+SENT_WEIGHT = 0.5
+
 # ---- evaluation: the frozen setup's run() default path (use_tax=True, partial=False, sent=None, thr=0.5),
-# but with per-fold embeddings: E[k] = (emb rows, emb taxonomy) from fold k's encoder ----
-def run(E, C, detail=False):
+# but with per-fold embeddings: E[k] = (emb rows, emb taxonomy, emb of dev speeches' sentences) from
+# fold k's encoder; `sent` mixes in the two best sentences' scores ----
+def run(E, C, detail=False, sent=False):
     probs = np.zeros((len(dev), len(TOP))); onp = np.zeros(len(dev))
     for k in range(5):
-        emb, temb = E[k]
+        emb, temb, semb = E[k]
         tx_topic = [(t, e) for t, e in zip(tx_kind, temb) if t is not None]
         tx_off = [e for t, e in zip(tx_kind, temb) if t is None]
         tr = [dev[j] for j in range(len(dev)) if F[j] != k] + list(ext)
@@ -73,6 +83,10 @@ def run(E, C, detail=False):
             ys = np.concatenate([Y[tr, t], np.ones(len(pos)), np.zeros(len(neg)), np.zeros(len(tx_off))])
             m = LogisticRegression(C=C, class_weight='balanced', max_iter=2000).fit(Xs, ys)
             probs[te, t] = m.predict_proba(emb[[dev[j] for j in te]])[:, 1]
+            if sent:
+                for j in te:
+                    top2 = np.sort(m.predict_proba(semb[SOWNER == j])[:, 1])[-2:].mean()
+                    probs[j, t] = (1 - SENT_WEIGHT) * probs[j, t] + SENT_WEIGHT * top2
     tp = fp = fn = 0; per = np.zeros((len(dev), 3))   # per-speech topic tp, fp, fn
     for j in range(len(dev)):
         gold = Y[dev[j]]; pred = (probs[j] >= 0.5) & (onp[j] >= 0.5)
@@ -88,7 +102,8 @@ def embed_all(m):
     m.eval()
     emb = m.encode([r[3] for r in rows], batch_size=32, normalize_embeddings=True, show_progress_bar=False)
     temb = m.encode([x[2] for x in tax], batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-    return emb, temb
+    semb = m.encode([s for ss in SENTS for s in ss], batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    return emb, temb, semb
 
 # ---- SetFit-style pairs for fold k ----
 def make_pairs(k, n, seed):
@@ -151,9 +166,9 @@ if __name__ == '__main__':
     E_frozen = [fz] * 5
     ft = {}
     for k in FOLDS:
-        path = f'{CACHE}/fold{k}_n{N_PAIRS}_s{SEED}.npz'
+        path = f'{CACHE}/fold{k}_n{N_PAIRS}_s{SEED}_sent.npz'
         if os.path.exists(path):
-            z = np.load(path); ft[k] = (z['emb'], z['temb']); say(f'fold {k}: cached {path}'); continue
+            z = np.load(path); ft[k] = (z['emb'], z['temb'], z['semb']); say(f'fold {k}: cached {path}'); continue
         t1 = time.time()
         pairs, npool, nnt = make_pairs(k, N_PAIRS, SEED)
         npos = sum(p[2] for p in pairs)
@@ -161,27 +176,29 @@ if __name__ == '__main__':
         steps, l0, l1 = finetune(m, pairs, SEED + k)
         t2 = time.time()
         ft[k] = embed_all(m); t3 = time.time()
-        np.savez(path, emb=ft[k][0], temb=ft[k][1])
+        np.savez(path, emb=ft[k][0], temb=ft[k][1], semb=ft[k][2])
         say(f'fold {k}: pool {npool} texts ({nnt} on-topic w/o topic), {len(pairs)} pairs ({int(npos)} pos), {steps} steps, '
             f'loss {l0:.3f}->{l1:.3f}, train {t2-t1:.0f}s, re-embed {t3-t2:.0f}s')
         del m
     if len(ft) == 5:
         E_ft = [ft[k] for k in range(5)]
         say(f'pairs/fold {N_PAIRS}, epochs {EPOCHS}, batch {BATCH}, lr {LR}, seed {SEED}')
-        say('C    frozen (onF1, topic microF1)   fine-tuned (onF1, topic microF1)')
-        for C in [1, 3, 10]:
-            a, b = run(E_frozen, C), run(E_ft, C)
-            say(f'{C:<4} ({a[0]:.3f}, {a[1]:.3f})                 ({b[0]:.3f}, {b[1]:.3f})')
+        for sent in [False, True]:
+            say('speech embedding alone' if not sent else f'with the sentence lever ({SENT_WEIGHT} speech + {SENT_WEIGHT} best two sentences)')
+            say('C    frozen (onF1, topic microF1)   fine-tuned (onF1, topic microF1)')
+            for C in [1, 3, 10]:
+                a, b = run(E_frozen, C, sent=sent), run(E_ft, C, sent=sent)
+                say(f'{C:<4} ({a[0]:.3f}, {a[1]:.3f})                 ({b[0]:.3f}, {b[1]:.3f})')
         # paired bootstrap over debates (resample the 75 dev speeches by debate group, same draw for both encoders)
         g = np.array([key(rows[i][2]) for i in dev]); ug = sorted(set(g)); gi = [np.where(g == u)[0] for u in ug]
         br = np.random.RandomState(1)
         draws = [np.concatenate([gi[x] for x in br.randint(0, len(ug), len(ug))]) for _ in range(5000)]
         mf = lambda p, idx: f1(*p[idx].sum(0))
         say(f'paired bootstrap over {len(ug)} debates, 5000 draws: topic micro-F1 difference (fine-tuned - frozen)')
-        for C in [1, 3, 10]:
-            pa, pb = run(E_frozen, C, True), run(E_ft, C, True)
+        for sent, C in [(s, c) for s in [False, True] for c in [1, 3, 10]]:
+            pa, pb = run(E_frozen, C, True, sent), run(E_ft, C, True, sent)
             d = np.array([mf(pb, idx) - mf(pa, idx) for idx in draws])
-            say(f'C {C}: frozen tp/fp/fn {pa.sum(0).astype(int).tolist()}, fine-tuned {pb.sum(0).astype(int).tolist()}, '
+            say(f'{"sentences, " if sent else ""}C {C}: frozen tp/fp/fn {pa.sum(0).astype(int).tolist()}, fine-tuned {pb.sum(0).astype(int).tolist()}, '
                 f'diff {mf(pb, np.arange(len(dev))) - mf(pa, np.arange(len(dev))):+.3f}, 95% CI [{np.percentile(d, 2.5):+.3f}, {np.percentile(d, 97.5):+.3f}], '
                 f'P(diff<=0) {np.mean(d <= 0):.3f}; speeches better/worse/same (tp-fp-fn): '
                 f'{int(((pb[:,0]-pb[:,1]-pb[:,2]) > (pa[:,0]-pa[:,1]-pa[:,2])).sum())}/{int(((pb[:,0]-pb[:,1]-pb[:,2]) < (pa[:,0]-pa[:,1]-pa[:,2])).sum())}/{int(((pb[:,0]-pb[:,1]-pb[:,2]) == (pa[:,0]-pa[:,1]-pa[:,2])).sum())}')
