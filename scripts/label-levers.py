@@ -9,6 +9,12 @@ the head applied to it, combined with the speech's score), sentence-pooled featu
 the number of topics per speech. Figures, not assertions. Runs in .venv-ref (scripts/reference-venv.sh):
 
     .venv-ref/bin/python scripts/label-levers.py
+
+With `repeated`, it instead repeats the cross-validation over 5 fold assignments (the same split by
+debate, dealt with seeds 0-4; seed 0 is the one above) for the sentence lever and for softer class
+weights, and prints each setting's topic micro-F1 per assignment and their mean:
+
+    .venv-ref/bin/python scripts/label-levers.py repeated
 """
 import csv, os, re, sys, tomllib, warnings
 
@@ -64,8 +70,12 @@ class Data:
         self.on = np.array([r["on"] for r in self.rows])
         self.dev = [i for i, r in enumerate(self.rows) if r["dev"]]
         self.extra = [i for i, r in enumerate(self.rows) if not r["dev"]]
+        self.deal(0)
+
+    def deal(self, seed):
+        """Assigns debates to 5 folds: sorted, shuffled with `seed`, dealt round-robin."""
         groups = sorted({debate(self.rows[i]["source"]) for i in self.dev})
-        np.random.RandomState(0).shuffle(groups)
+        np.random.RandomState(seed).shuffle(groups)
         fold = {g: k % 5 for k, g in enumerate(groups)}
         self.fold = np.array([fold[debate(self.rows[i]["source"])] for i in self.dev])
 
@@ -74,9 +84,17 @@ def f1(tp, fp, fn):
     return 2 * tp / max(1, 2 * tp + fp + fn)
 
 
-def cross_validate(d, C=3.0, extra=None, features=None, sentence=None, w=0.5, dev_share=1.0, seed=0):
+def class_weight(y, power):
+    """"balanced" (power None), or the positive class weighted (negatives / positives) ** power."""
+    if power is None:
+        return "balanced"
+    return {0: 1.0, 1: ((len(y) - y.sum()) / max(1, y.sum())) ** power}
+
+
+def cross_validate(d, C=3.0, extra=None, features=None, sentence=None, w=0.5, dev_share=1.0, seed=0, power=None):
     """Out-of-fold topic probabilities and on-topic probabilities of the dev rows; each fold trains
-    on `dev_share` of its training dev speeches (a random subset, `seed`)."""
+    on `dev_share` of its training dev speeches (a random subset, `seed`); topic heads' class
+    weights as `class_weight(power)`."""
     extra = d.extra if extra is None else extra
     feat = features or (lambda i: d.emb[i])
     tax_temb = d.tax_temb if features is None else np.array([features(None, e) for e in d.tax_temb])
@@ -98,8 +116,8 @@ def cross_validate(d, C=3.0, extra=None, features=None, sentence=None, w=0.5, de
         on[test] = head.predict_proba(X_all[[d.dev[j] for j in test]])[:, 1]
         for t in range(len(TOPICS)):
             Xt = np.vstack([X, tax_temb, tax_off])
-            yt = np.concatenate([d.Y[train, t], d.tax_t == t, np.zeros(len(tax_off))])
-            m = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(Xt, yt)
+            yt = np.concatenate([d.Y[train, t], d.tax_t == t, np.zeros(len(tax_off))]).astype(int)
+            m = LogisticRegression(C=C, class_weight=class_weight(yt, power), max_iter=3000).fit(Xt, yt)
             for j in test:
                 i = d.dev[j]
                 p = m.predict_proba(X_all[i:i + 1])[0, 1]
@@ -119,8 +137,26 @@ def micro_f1(d, probs, on, threshold=0.5, cap=None):
     return f1((pred & gold).sum(), (pred & ~gold).sum(), (~pred & gold).sum())
 
 
+def repeated(d):
+    print("topic micro-F1 over 5 fold assignments (seeds 0-4), sentence lever = 0.5 speech + 0.5 mean of")
+    print("the best two sentences; class weights of the topic heads: balanced, or positives x (neg/pos)^p")
+    settings = [(C, sentence, power) for C in [1, 3, 10] for sentence in [None, "top2"] for power in [None, 0.5, 0.75]]
+    scores = {s: [] for s in settings}
+    for seed in range(5):
+        d.deal(seed)
+        for C, sentence, power in settings:
+            scores[(C, sentence, power)].append(micro_f1(d, *cross_validate(d, C=C, sentence=sentence, power=power)))
+    d.deal(0)
+    print(f"  {'C':>3} {'sentences':<10} {'class weights':<14} {'mean':>6}   per assignment")
+    for (C, sentence, power), v in scores.items():
+        weights = "balanced" if power is None else f"(neg/pos)^{power}"
+        print(f"  {C:>3} {'yes' if sentence else 'no':<10} {weights:<14} {np.mean(v):6.3f}   " + " ".join(f"{x:.3f}" for x in v))
+
+
 def main():
     d = Data()
+    if sys.argv[1:] == ["repeated"]:
+        return repeated(d)
     print(f"{len(d.dev)} dev speeches, {len(d.extra)} training examples, {len(d.tax_t)} taxonomy topic examples\n")
     print("learning curve (C=3; mean of 3 random subsets below the full set): examples -> topic micro-F1")
     for n in [0, 130, 265, 400, len(d.extra)]:
