@@ -1,6 +1,7 @@
 //! `parlscan fit`: learns heads on top of the frozen encoder from labelled speeches (and, unless
 //! told otherwise, the taxonomy's example statements), chooses regularisation, features and
-//! per-topic thresholds by grouped cross-validation, and writes a head file.
+//! per-topic thresholds by grouped cross-validation (repeated over several fold assignments on
+//! request), and writes a head file.
 //!
 //! Owns the logistic solvers (class-weighted, L2, Nesterov-accelerated gradient descent with
 //! ndarray) and the cross-validation. Applying a head is `score/head.rs`'s job.
@@ -632,9 +633,11 @@ impl Repeated {
         Repeated { figures: mean_figures(&per_repeat), per_repeat, oofs: Vec::new() }
     }
 
-    /// What candidates are ranked by: the mean of the three figures.
-    fn mean(&self) -> f64 {
-        self.figures.iter().sum::<f64>() / 3.0
+    /// Whether this candidate ranks above `best`: a higher mean of the three figures. Among
+    /// equals the earlier (simpler) candidate stays.
+    fn beats(&self, best: &Repeated) -> bool {
+        let mean = |r: &Repeated| r.figures.iter().sum::<f64>() / 3.0;
+        mean(self) > mean(best) + 1e-12
     }
 }
 
@@ -759,10 +762,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
         results
             .iter()
             .filter(|(c, _)| c.features == kind)
-            .fold(None::<&(Candidate, Repeated)>, |best, x| match best {
-                Some(b) if b.1.mean() >= x.1.mean() - 1e-12 => Some(b),
-                _ => Some(x),
-            })
+            .reduce(|best, x| if x.1.beats(&best.1) { x } else { best })
             .map(|(c, _)| *c)
     };
     let bases: Vec<Candidate> = [Features::Embedding, Features::Prototypes, Features::Both].into_iter().filter_map(best_of).collect();
@@ -781,10 +781,9 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
         table.push(row(&cand.name(), r));
     }
     results.extend(sentence_results);
-    // The best mean of the three figures; the earlier (simpler) candidate among equals.
     let (chosen, chosen_r) = results
         .into_iter()
-        .reduce(|best, x| if x.1.mean() > best.1.mean() + 1e-12 { x } else { best })
+        .reduce(|best, x| if x.1.beats(&best.1) { x } else { best })
         .expect("at least one candidate");
     text.push_str(&format!("\nchosen: {}\n", chosen.name()));
     // Threshold rules, each judged with thresholds tuned on the other folds only (nested).
