@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod head;
+pub mod lexical;
 pub mod prototypes;
 
 use ndarray::{Array2, ArrayView2, Axis};
