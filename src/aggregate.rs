@@ -30,8 +30,9 @@ impl SpeechScores {
 }
 
 /// Combines a speech's chunk scores (at least one) using per-topic thresholds and the on-topic
-/// threshold.
-pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f64) -> SpeechScores {
+/// threshold. With `at_least_one`, an on-topic speech whose topics all fall below their
+/// thresholds lists its strongest topic.
+pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f64, at_least_one: bool) -> SpeechScores {
     assert!(!chunks.is_empty(), "a scored speech has at least one chunk");
     let n_topics = chunks[0].topics.len();
     let n_stances = chunks[0].stance.len();
@@ -45,6 +46,9 @@ pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f6
     } else {
         Vec::new()
     };
+    if is_on && at_least_one && listed.is_empty() && n_topics > 0 {
+        listed.push(argmax(&topics));
+    }
     // Strongest first; ties by taxonomy order, so the order is stable.
     listed.sort_by(|&a, &b| topics[b].total_cmp(&topics[a]).then(a.cmp(&b)));
 
@@ -88,7 +92,7 @@ mod tests {
             chunk(0.9, &[0.8, 0.6], &[0.7, 0.1, 0.1, 0.1]),
             chunk(0.6, &[0.3, 0.7], &[0.1, 0.7, 0.1, 0.1]),
         ];
-        let s = speech(&chunks, &[0.5, 0.5], 0.5);
+        let s = speech(&chunks, &[0.5, 0.5], 0.5, false);
         assert_eq!(s.on_topic, 0.9);
         assert_eq!(s.topics, vec![0.8, 0.7]);
         assert_eq!(s.listed, vec![0, 1]);
@@ -102,7 +106,7 @@ mod tests {
 
     #[test]
     fn off_topic_speeches_list_nothing_and_have_stance_none() {
-        let s = speech(&[chunk(0.2, &[0.9], &[0.1, 0.1, 0.1, 0.7])], &[0.5], 0.5);
+        let s = speech(&[chunk(0.2, &[0.9], &[0.1, 0.1, 0.1, 0.7])], &[0.5], 0.5, true);
         assert!(s.listed.is_empty());
         assert_eq!(s.stance_class, None);
         assert_eq!(s.best_chunk, None);
@@ -111,7 +115,18 @@ mod tests {
 
     #[test]
     fn thresholds_are_per_topic() {
-        let s = speech(&[chunk(0.9, &[0.6, 0.6], &[0.25; 4])], &[0.7, 0.5], 0.5);
+        let s = speech(&[chunk(0.9, &[0.6, 0.6], &[0.25; 4])], &[0.7, 0.5], 0.5, false);
         assert_eq!(s.listed, vec![1]);
+    }
+
+    #[test]
+    fn at_least_one_lists_the_strongest_topic_of_an_on_topic_speech_only() {
+        let on = [chunk(0.9, &[0.3, 0.4], &[0.25; 4])];
+        assert!(speech(&on, &[0.5, 0.5], 0.5, false).listed.is_empty());
+        let s = speech(&on, &[0.5, 0.5], 0.5, true);
+        assert_eq!((s.listed, s.best_chunk), (vec![1], Some(0)));
+        let passing = [chunk(0.9, &[0.6, 0.4], &[0.25; 4])];
+        assert_eq!(speech(&passing, &[0.5, 0.5], 0.5, true).listed, vec![0], "only when none passes");
+        assert!(speech(&[chunk(0.3, &[0.3, 0.4], &[0.25; 4])], &[0.5, 0.5], 0.5, true).listed.is_empty());
     }
 }

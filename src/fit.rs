@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::aggregate;
@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::evaluate::{self, Labels, Report};
 use crate::fingerprint;
 use crate::score::head::{standardise, Head, HeadFile, Logistic, Multinomial, Provenance, TopicHead, TrainingFile};
+use crate::score::lexical::{self, Lexical};
 use crate::score::prototypes::Prototypes;
 use crate::score::{mix_sentences, ChunkScores, Scorer};
 use crate::taxonomy::{Taxonomy, STANCE_CLASSES};
@@ -240,9 +241,43 @@ const SENTENCE_EMBEDDINGS: [SentenceEmbedding; 2] = [SentenceEmbedding::Context,
 const GRADIENT_TOLERANCE: f64 = 1e-6;
 const MAX_ITERATIONS: usize = 5000;
 
+/// A design matrix the solvers multiply with: dense rows (embedding features) or sparse rows
+/// (TF-IDF, `score::lexical`).
+pub trait Design {
+    fn dim(&self) -> (usize, usize);
+    /// X · B, for B with one row per column of X.
+    fn times(&self, b: ArrayView2<'_, f64>) -> Array2<f64>;
+    /// Xᵀ · R, for R with one row per row of X.
+    fn t_times(&self, r: ArrayView2<'_, f64>) -> Array2<f64>;
+}
+
+impl Design for ArrayView2<'_, f64> {
+    fn dim(&self) -> (usize, usize) {
+        ArrayBase::dim(self)
+    }
+    fn times(&self, b: ArrayView2<'_, f64>) -> Array2<f64> {
+        self.dot(&b)
+    }
+    fn t_times(&self, r: ArrayView2<'_, f64>) -> Array2<f64> {
+        self.t().dot(&r)
+    }
+}
+
+impl Design for sprs::CsMat<f64> {
+    fn dim(&self) -> (usize, usize) {
+        self.shape()
+    }
+    fn times(&self, b: ArrayView2<'_, f64>) -> Array2<f64> {
+        self * &b
+    }
+    fn t_times(&self, r: ArrayView2<'_, f64>) -> Array2<f64> {
+        &self.transpose_view() * &r
+    }
+}
+
 /// Class-weighted, L2-regularised binary logistic regression. Rows are standardised features;
 /// `weights` are per-row sample weights.
-pub fn fit_logistic(x: ArrayView2<'_, f64>, y: &[f64], weights: &[f64], l2: f64) -> Logistic {
+pub fn fit_logistic(x: &impl Design, y: &[f64], weights: &[f64], l2: f64) -> Logistic {
     let yk: Vec<usize> = y.iter().map(|&v| usize::from(v > 0.5)).collect();
     let m = fit_softmax(x, &yk, 2, weights, l2);
     // A two-class softmax is a logistic on the difference of the class scores.
@@ -252,7 +287,7 @@ pub fn fit_logistic(x: ArrayView2<'_, f64>, y: &[f64], weights: &[f64], l2: f64)
 
 /// Class-weighted, L2-regularised multinomial logistic regression (bias not penalised), by
 /// Nesterov-accelerated gradient descent with a step from the data's largest curvature.
-pub fn fit_softmax(x: ArrayView2<'_, f64>, y: &[usize], k: usize, weights: &[f64], l2: f64) -> Multinomial {
+pub fn fit_softmax(x: &impl Design, y: &[usize], k: usize, weights: &[f64], l2: f64) -> Multinomial {
     let (n, d) = x.dim();
     let w = Array1::from(weights.to_vec());
     let total = w.sum().max(1e-12);
@@ -260,10 +295,11 @@ pub fn fit_softmax(x: ArrayView2<'_, f64>, y: &[usize], k: usize, weights: &[f64
     let mut v = Array1::from_elem(d + 1, 1.0 / ((d + 1) as f64).sqrt());
     let mut lambda = 1.0;
     for _ in 0..50 {
-        let xv = x.dot(&v.slice(ndarray::s![..d])) + v[d];
-        let wxv = &xv * &w;
+        let head = v.slice(ndarray::s![..d]).to_owned().insert_axis(Axis(1));
+        let xv = x.times(head.view()).remove_axis(Axis(1)) + v[d];
+        let wxv = (&xv * &w).insert_axis(Axis(1));
         let mut next = Array1::zeros(d + 1);
-        next.slice_mut(ndarray::s![..d]).assign(&x.t().dot(&wxv));
+        next.slice_mut(ndarray::s![..d]).assign(&x.t_times(wxv.view()).remove_axis(Axis(1)));
         next[d] = wxv.sum();
         next /= total;
         lambda = next.dot(&next).sqrt().max(1e-12);
@@ -286,7 +322,7 @@ pub fn fit_softmax(x: ArrayView2<'_, f64>, y: &[usize], k: usize, weights: &[f64
         let look_t = &theta + &((&theta - &prev_t) * beta);
         let look_b = &bias + &((&bias - &prev_b) * beta);
         // Probabilities at the look-ahead point.
-        let mut z = x.dot(&look_t.t()) + &look_b;
+        let mut z = x.times(look_t.t()) + &look_b;
         for mut row in z.axis_iter_mut(Axis(0)) {
             let max = row.fold(f64::NEG_INFINITY, |a, &b| a.max(b));
             row.mapv_inplace(|v| (v - max).exp());
@@ -297,7 +333,7 @@ pub fn fit_softmax(x: ArrayView2<'_, f64>, y: &[usize], k: usize, weights: &[f64
         for (mut row, &wi) in resid.axis_iter_mut(Axis(0)).zip(w.iter()) {
             row *= wi / total;
         }
-        let grad_t = resid.t().dot(&x) + &look_t * l2;
+        let grad_t = x.t_times(resid.view()).reversed_axes() + &look_t * l2;
         let grad_b = resid.sum_axis(Axis(0));
         let next_t = &look_t - &(&grad_t * step);
         let next_b = &look_b - &(&grad_b * step);
@@ -338,7 +374,7 @@ fn fit_heads(x: &Array2<f64>, examples: &[&Example], n_topics: usize, l2: f64) -
         let y: Vec<usize> = rows.iter().map(|&i| usize::from(label(i))).collect();
         let w = balanced(&y, 2);
         let yf: Vec<f64> = y.iter().map(|&c| c as f64).collect();
-        fit_logistic(select(&rows).view(), &yf, &w, l2)
+        fit_logistic(&select(&rows).view(), &yf, &w, l2)
     };
     let on_rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].on_topic.is_some()).collect();
     let on_topic = binary(on_rows, &|i| examples[i].on_topic == Some(true));
@@ -348,7 +384,7 @@ fn fit_heads(x: &Array2<f64>, examples: &[&Example], n_topics: usize, l2: f64) -
         .collect();
     let stance_rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].stance.is_some()).collect();
     let y: Vec<usize> = stance_rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();
-    let stance = fit_softmax(select(&stance_rows).view(), &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2);
+    let stance = fit_softmax(&select(&stance_rows).view(), &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2);
     Fitted { on_topic, topics, stance }
 }
 
@@ -420,12 +456,7 @@ pub(crate) fn cross_validate(
 ) -> Vec<(usize, Vec<ChunkScores>)> {
     let mut out = Vec::new();
     for fold in 0..k {
-        let train: Vec<usize> = (0..examples.len())
-            .filter(|&i| match fold_of[i] {
-                Some(f) => f != fold,
-                None => cand.taxonomy_examples,
-            })
-            .collect();
+        let train = training_rows(fold_of, fold, cand.taxonomy_examples);
         let (fitted, mean, scale) = fit_on(cand, &train, examples, features, dim, n_topics);
         let score = |row: &[f64]| {
             let mut x = cand.features.mask(row, dim);
@@ -457,6 +488,96 @@ pub(crate) fn cross_validate(
     out
 }
 
+/// The rows a fold trains on: the other folds' scored rows, and the training-only rows (those
+/// without a fold) when `with_extra` says so.
+fn training_rows(fold_of: &[Option<usize>], fold: usize, with_extra: bool) -> Vec<usize> {
+    (0..fold_of.len())
+        .filter(|&i| match fold_of[i] {
+            Some(f) => f != fold,
+            None => with_extra,
+        })
+        .collect()
+}
+
+/// Lexical settings cross-validation chooses from: the models' L2 strength (about scikit-learn's
+/// C 100, 30 and 10 at this data's size) and their weight in the topic scores.
+const LEXICAL_L2: [f64; 3] = [3e-5, 1e-4, 3e-4];
+const LEXICAL_WEIGHTS: [f64; 2] = [0.3, 0.5];
+
+/// Fits lexical topic models (`score::lexical`) on the given rows that are labelled for topics:
+/// vocabulary and idf from those rows' `terms`, then one class-weighted logistic per topic.
+pub fn fit_lexical(terms: &[Vec<String>], examples: &[Example], rows: &[usize], n_topics: usize, l2: f64, weight: f64) -> Lexical {
+    let rows: Vec<usize> = rows.iter().copied().filter(|&i| examples[i].topics.is_some()).collect();
+    let docs: Vec<&[String]> = rows.iter().map(|&i| terms[i].as_slice()).collect();
+    let (vocabulary, idf) = lexical::vocabulary(&docs);
+    let mut lex = Lexical::new(weight, vocabulary, idf, Vec::new());
+    let x = lex.matrix(&docs);
+    lex.topics = (0..n_topics)
+        .into_par_iter()
+        .map(|t| {
+            let y: Vec<usize> = rows.iter().map(|&i| usize::from(examples[i].topics.as_ref().is_some_and(|v| v[t]))).collect();
+            let yf: Vec<f64> = y.iter().map(|&c| c as f64).collect();
+            fit_logistic(&x, &yf, &balanced(&y, 2), l2)
+        })
+        .collect();
+    lex
+}
+
+/// Out-of-fold lexical topic probabilities under one fold assignment, per row (`None` for rows
+/// never scored).
+fn lexical_oof(
+    terms: &[Vec<String>],
+    examples: &[Example],
+    fold_of: &[Option<usize>],
+    k: usize,
+    with_extra: bool,
+    n_topics: usize,
+    l2: f64,
+) -> Vec<Option<Vec<f64>>> {
+    let mut out = vec![None; examples.len()];
+    for fold in 0..k {
+        let lex = fit_lexical(terms, examples, &training_rows(fold_of, fold, with_extra), n_topics, l2, 0.0);
+        for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
+            out[i] = Some(lex.probs_of_terms(&terms[i]));
+        }
+    }
+    out
+}
+
+/// Out-of-fold chunk scores with each speech's out-of-fold lexical probabilities mixed in.
+fn with_lexical(oof: &[(usize, Vec<ChunkScores>)], lex: &[Option<Vec<f64>>], weight: f64) -> Vec<(usize, Vec<ChunkScores>)> {
+    oof.iter()
+        .map(|(i, chunks)| {
+            let p = lex[*i].as_ref().expect("every scored row has lexical scores");
+            let mut chunks = chunks.clone();
+            chunks.iter_mut().for_each(|c| lexical::mix(c, p, weight));
+            (*i, chunks)
+        })
+        .collect()
+}
+
+/// How a head's chunk scores become labels beyond the chosen variant: lexical models mixed into
+/// the topic scores (`(l2, weight)`), and whether an on-topic speech lists its strongest topic
+/// when none passes its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Decoding {
+    lexical: Option<(f64, f64)>,
+    at_least_one: bool,
+}
+
+impl Decoding {
+    fn name(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((l2, weight)) = self.lexical {
+            parts.push(format!("lexical {weight} (l2 {l2})"));
+        }
+        if self.at_least_one {
+            parts.push("at least one topic".to_string());
+        }
+        format!("  + {}", parts.join(" + "))
+    }
+}
+
 /// Fits heads on the given rows; returns them with the standardisation used.
 fn fit_on(
     cand: Candidate,
@@ -486,10 +607,19 @@ fn fit_on(
 }
 
 /// Evaluates out-of-fold chunk scores at the given thresholds.
-pub(crate) fn report(oof: &[(usize, Vec<ChunkScores>)], examples: &[Example], names: &[&str], thresholds: &[f64]) -> Report {
+pub(crate) fn report(
+    oof: &[(usize, Vec<ChunkScores>)],
+    examples: &[Example],
+    names: &[&str],
+    thresholds: &[f64],
+    at_least_one: bool,
+) -> Report {
     let (gold, pred): (Vec<Labels>, Vec<Labels>) = oof
         .iter()
-        .map(|(i, chunks)| (gold_labels(&examples[*i], names), to_labels(&aggregate::speech(chunks, thresholds, 0.5), names)))
+        .map(|(i, chunks)| {
+            let labels = to_labels(&aggregate::speech(chunks, thresholds, 0.5, at_least_one), names);
+            (gold_labels(&examples[*i], names), labels)
+        })
         .unzip();
     evaluate::compare(&gold, &pred)
 }
@@ -589,6 +719,7 @@ fn tune_thresholds(rule: ThresholdRule, oof: &[(usize, Vec<ChunkScores>)], examp
 
 /// Figures with thresholds tuned by `rule` on the other folds' out-of-fold scores only, then
 /// applied to the held-out fold: an honest estimate of what tuning gains on unseen speeches.
+/// (Tuning counts thresholds alone; the figures apply `at_least_one` too.)
 fn nested_threshold_figures(
     rule: ThresholdRule,
     oof: &[(usize, Vec<ChunkScores>)],
@@ -596,6 +727,7 @@ fn nested_threshold_figures(
     names: &[&str],
     fold_of: &[Option<usize>],
     k: usize,
+    at_least_one: bool,
 ) -> [f64; 3] {
     let (mut gold, mut pred) = (Vec::new(), Vec::new());
     for fold in 0..k {
@@ -603,7 +735,40 @@ fn nested_threshold_figures(
         let thresholds = tune_thresholds(rule, &rest, examples, names.len());
         for (i, chunks) in &held {
             gold.push(gold_labels(&examples[*i], names));
-            pred.push(to_labels(&aggregate::speech(chunks, &thresholds, 0.5), names));
+            pred.push(to_labels(&aggregate::speech(chunks, &thresholds, 0.5, at_least_one), names));
+        }
+    }
+    headline(&evaluate::compare(&gold, &pred))
+}
+
+/// Out-of-fold scores: each scored row with its chunks' scores.
+type OutOfFold = Vec<(usize, Vec<ChunkScores>)>;
+
+/// Figures when the decoding (lexical models, at-least-one rule) is itself chosen on the other
+/// folds' out-of-fold scores (best topic micro-F1 there; the earlier among equals) and applied to
+/// the held-out fold: an honest estimate of what choosing it by cross-validation gains.
+fn nested_decoding_figures(
+    candidates: &[(Decoding, &OutOfFold)],
+    examples: &[Example],
+    names: &[&str],
+    fold_of: &[Option<usize>],
+    k: usize,
+) -> [f64; 3] {
+    let half = vec![0.5; names.len()];
+    let (mut gold, mut pred) = (Vec::new(), Vec::new());
+    for fold in 0..k {
+        let held = |i: usize| fold_of[i] == Some(fold);
+        let (decoding, oof, _) = candidates
+            .iter()
+            .map(|(d, oof)| {
+                let rest: Vec<(usize, Vec<ChunkScores>)> = oof.iter().filter(|(i, _)| !held(*i)).cloned().collect();
+                (d, oof, report(&rest, examples, names, &half, d.at_least_one).topic_micro_f1)
+            })
+            .reduce(|best, x| if x.2 > best.2 + 1e-12 { x } else { best })
+            .expect("at least one decoding");
+        for (i, chunks) in oof.iter().filter(|(i, _)| held(*i)) {
+            gold.push(gold_labels(&examples[*i], names));
+            pred.push(to_labels(&aggregate::speech(chunks, &half, 0.5, decoding.at_least_one), names));
         }
     }
     headline(&evaluate::compare(&gold, &pred))
@@ -692,7 +857,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             Ok((i, inputs.prototypes.score(emb.view())))
         })
         .collect::<Result<_, Error>>()?;
-    let proto = headline(&report(&proto_oof, &examples, &names, &proto_thresholds));
+    let proto = headline(&report(&proto_oof, &examples, &names, &proto_thresholds, false));
     text.push_str(&format!(
         "{}-fold cross-validation by debate on {training_rows} labelled speeches{}; \"training examples\": {} rows of --examples files and {} taxonomy statements added to every training fold, never scored\n\n",
         inputs.folds,
@@ -732,7 +897,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             .iter()
             .map(|fold_of| cross_validate(cand, &examples, &features, fold_of, inputs.folds, dim, n_topics))
             .collect();
-        Repeated::new(oofs, |oof| headline(&report(oof, &examples, &names, &half)))
+        Repeated::new(oofs, |oof| headline(&report(oof, &examples, &names, &half, false)))
     };
     let taxonomy_choices: Vec<bool> = match inputs.use_taxonomy_examples {
         Some(v) => vec![v],
@@ -786,13 +951,56 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
         .reduce(|best, x| if x.1.beats(&best.1) { x } else { best })
         .expect("at least one candidate");
     text.push_str(&format!("\nchosen: {}\n", chosen.name()));
+    // On the chosen head: lexical topic models mixed into its topic scores, and listing an
+    // on-topic speech's strongest topic when none passes.
+    let terms: Vec<Vec<String>> = examples.par_iter().map(|e| lexical::terms(&e.text)).collect();
+    let mut decoded = vec![(None, chosen_r.oofs.clone())];
+    for l2 in LEXICAL_L2 {
+        let lex: Vec<Vec<Option<Vec<f64>>>> = assignments
+            .iter()
+            .map(|fold_of| lexical_oof(&terms, &examples, fold_of, inputs.folds, chosen.taxonomy_examples, n_topics, l2))
+            .collect();
+        for weight in LEXICAL_WEIGHTS {
+            let oofs = chosen_r.oofs.iter().zip(&lex).map(|(oof, lex)| with_lexical(oof, lex, weight)).collect();
+            decoded.push((Some((l2, weight)), oofs));
+        }
+    }
+    let mut variants = vec![(Decoding::default(), chosen_r)];
+    for (lexical, oofs) in decoded {
+        for at_least_one in [false, true] {
+            let decoding = Decoding { lexical, at_least_one };
+            if decoding == Decoding::default() {
+                continue;
+            }
+            let r = Repeated::new(oofs.clone(), |oof| headline(&report(oof, &examples, &names, &half, at_least_one)));
+            text.push_str(&line(&decoding.name(), &r));
+            table.push(row(&format!("{} {}", chosen.name(), decoding.name().trim_start()), &r));
+            variants.push((decoding, r));
+        }
+    }
+    // What choosing among these on the other folds gains on the held-out one.
+    let per_repeat: Vec<[f64; 3]> = assignments
+        .iter()
+        .enumerate()
+        .map(|(a, fold_of)| {
+            let candidates: Vec<(Decoding, &OutOfFold)> = variants.iter().map(|(d, r)| (*d, &r.oofs[a])).collect();
+            nested_decoding_figures(&candidates, &examples, &names, fold_of, inputs.folds)
+        })
+        .collect();
+    let decoding_nested = Repeated { figures: mean_figures(&per_repeat), per_repeat, oofs: Vec::new() };
+    text.push_str(&line("  the best of these chosen on the other folds", &decoding_nested));
+    let (decoding, chosen_r) =
+        variants.into_iter().reduce(|best, x| if x.1.beats(&best.1) { x } else { best }).expect("the plain decoding");
+    if decoding != Decoding::default() {
+        text.push_str(&format!("chosen: the same {}\n", decoding.name().trim_start()));
+    }
     // Threshold rules, each judged with thresholds tuned on the other folds only (nested).
     let mut rule_figures = Vec::new();
     let mut rule = ThresholdRule::Half;
     let mut rule_best = f64::NEG_INFINITY;
     for r in [ThresholdRule::Half, ThresholdRule::Shared, ThresholdRule::PerTopic] {
         let nested = Repeated::per_assignment(&chosen_r.oofs, &assignments, |oof, fold_of| {
-            nested_threshold_figures(r, oof, &examples, &names, fold_of, inputs.folds)
+            nested_threshold_figures(r, oof, &examples, &names, fold_of, inputs.folds, decoding.at_least_one)
         });
         text.push_str(&line(&format!("  {}, tuned on the other folds", r.name()), &nested));
         rule_figures.push(serde_json::json!({"rule": r.name(), "figures": nested.figures}));
@@ -804,7 +1012,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
     let pooled: Vec<(usize, Vec<ChunkScores>)> = chosen_r.oofs.iter().flatten().cloned().collect();
     let thresholds = tune_thresholds(rule, &pooled, &examples, n_topics);
     let tuned = Repeated::per_assignment(&chosen_r.oofs, &assignments, |oof, _| {
-        headline(&report(oof, &examples, &names, &thresholds))
+        headline(&report(oof, &examples, &names, &thresholds, decoding.at_least_one))
     });
     text.push_str(&format!("kept: {} (best topic micro-F1 above); tuned on all folds for the head\n", rule.name()));
     text.push_str(&line("  the same, tuned and scored on the same folds", &tuned));
@@ -814,6 +1022,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
 
     let rows: Vec<usize> = (0..examples.len()).filter(|&i| examples[i].group.is_some() || chosen.taxonomy_examples).collect();
     let (fitted, mean, scale) = fit_on(chosen, &rows, &examples, &features, dim, n_topics);
+    let lexical = decoding.lexical.map(|(l2, weight)| fit_lexical(&terms, &examples, &rows, n_topics, l2, weight));
     // Fold the feature mask into the weights: masked-out columns get weight 0.
     let unmask = |m: Logistic| Logistic { weights: chosen.features.mask(&m.weights, dim), bias: m.bias };
     let head = HeadFile {
@@ -834,6 +1043,13 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             "l2": chosen.l2,
             "sentence_weight": chosen.sentence_weight,
             "sentence_embedding": chosen.sentence_embedding,
+            "lexical": decoding.lexical.map(|(l2, weight)| serde_json::json!({
+                "l2": l2,
+                "weight": weight,
+                "terms": "words and neighbouring pairs, stop words dropped",
+                "min_document_frequency": lexical::MIN_DOCUMENT_FREQUENCY,
+            })),
+            "at_least_one_topic": decoding.at_least_one,
             "folds": inputs.folds,
             "grouping": "debate",
             "class_weights": "balanced",
@@ -842,11 +1058,14 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
             "figures": ["on_topic_f1", "topic_micro_f1", "stance_macro_f1"],
             "variants": table,
             "threshold_rules_nested": rule_figures,
+            "decoding_chosen_on_other_folds": decoding_nested.figures,
             "threshold_rule": rule.name(),
             "chosen_tuned_thresholds": tuned,
         }),
         sentence_weight: chosen.sentence_weight,
         sentence_embedding: chosen.sentence_embedding,
+        lexical,
+        at_least_one_topic: decoding.at_least_one,
         feature_mean: mean,
         feature_scale: scale,
         on_topic: unmask(fitted.on_topic),
@@ -875,18 +1094,57 @@ mod tests {
     fn a_separable_toy_set_is_separated_perfectly() {
         let x = array![[2.0, 0.1], [1.5, -0.3], [1.8, 0.4], [-2.0, 0.2], [-1.4, -0.1], [-1.9, 0.3]];
         let y = [1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
-        let m = fit_logistic(x.view(), &y, &[1.0; 6], 1e-3);
+        let m = fit_logistic(&x.view(), &y, &[1.0; 6], 1e-3);
         for (row, &label) in x.outer_iter().zip(&y) {
             let p = m.prob(row.as_slice().unwrap());
             assert_eq!(p >= 0.5, label > 0.5, "p {p} for {row}");
         }
         let classes = [0usize, 0, 1, 1, 2, 2];
         let x3 = array![[3.0, 0.0], [2.5, 0.5], [0.0, 3.0], [0.5, 2.6], [-3.0, -3.0], [-2.5, -2.0]];
-        let m = fit_softmax(x3.view(), &classes, 3, &[1.0; 6], 1e-3);
+        let m = fit_softmax(&x3.view(), &classes, 3, &[1.0; 6], 1e-3);
         for (row, &c) in x3.outer_iter().zip(&classes) {
             let p = m.probs(row.as_slice().unwrap());
             assert_eq!(crate::aggregate::argmax(&p), c, "{p:?}");
         }
+    }
+
+    #[test]
+    fn sparse_rows_give_the_same_model_as_dense_rows() {
+        let x = array![[0.5, 0.0, 0.2], [0.0, 1.0, 0.0], [0.7, 0.1, 0.0], [0.0, 0.8, 0.3], [0.4, 0.0, 0.0]];
+        let y = [1.0, 0.0, 1.0, 0.0, 1.0];
+        let w = [1.0, 1.5, 1.0, 1.5, 1.0];
+        let dense = fit_logistic(&x.view(), &y, &w, 1e-2);
+        let sparse = fit_logistic(&sprs::CsMat::csr_from_dense(x.view(), 0.0), &y, &w, 1e-2);
+        assert!((dense.bias - sparse.bias).abs() < 1e-9, "{dense:?} {sparse:?}");
+        assert!(dense.weights.iter().zip(&sparse.weights).all(|(a, b)| (a - b).abs() < 1e-9), "{dense:?} {sparse:?}");
+    }
+
+    #[test]
+    fn lexical_models_learn_each_topics_terms() {
+        let example = |text: &str, t0: bool, t1: bool| Example {
+            text: text.to_string(),
+            on_topic: Some(t0 || t1),
+            topics: Some(vec![t0, t1]),
+            stance: None,
+            group: None,
+        };
+        let examples = vec![
+            example("Encryption backdoors weaken every phone.", true, false),
+            example("A backdoor in encryption helps criminals too.", true, false),
+            example("Bulk interception sweeps up everyone's messages.", false, true),
+            example("The bulk interception regime lacks safeguards.", false, true),
+            example("Hospital waiting lists keep growing.", false, false),
+            example("Waiting lists for hospital beds are too long.", false, false),
+        ];
+        let terms: Vec<Vec<String>> = examples.iter().map(|e| lexical::terms(&e.text)).collect();
+        let lex = fit_lexical(&terms, &examples, &[0, 1, 2, 3, 4, 5], 2, 1e-3, 0.5);
+        assert!(lex.terms.contains(&"bulk interception".to_string()) && !lex.terms.contains(&"safeguards".to_string()), "{:?}", lex.terms);
+        let p = lex.probs("Will the Minister rule out an encryption backdoor?");
+        assert!(p[0] > 0.5 && p[1] < 0.5, "{p:?}");
+        let p = lex.probs("Bulk interception must end.");
+        assert!(p[0] < 0.5 && p[1] > 0.5, "{p:?}");
+        let p = lex.probs("The hospital waiting lists.");
+        assert!(p[0] < 0.5 && p[1] < 0.5, "{p:?}");
     }
 
     #[test]
@@ -914,7 +1172,7 @@ mod tests {
         assert_eq!(shared[0], shared[1]);
         // Four folds, so every fold's complement still holds three positives of each topic.
         let fold_of: Vec<Option<usize>> = (0..12).map(|i| Some(i % 4)).collect();
-        let f = nested_threshold_figures(ThresholdRule::PerTopic, &oof, &examples, &["a", "b"], &fold_of, 4);
+        let f = nested_threshold_figures(ThresholdRule::PerTopic, &oof, &examples, &["a", "b"], &fold_of, 4, false);
         assert!((f[1] - 1.0).abs() < 1e-12, "separable at every fold: {f:?}");
     }
 

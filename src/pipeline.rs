@@ -28,6 +28,7 @@ use crate::output_formats::{FormatContext, OutputFormat};
 use crate::score::cache::EmbeddingCache;
 use crate::score::head::{Head, HeadFile};
 use crate::score::prototypes::Prototypes;
+use crate::score::lexical::{self, Lexical};
 use crate::score::Scorer;
 use crate::taxonomy::Taxonomy;
 use crate::tokenize::{Segmented, WordPieces};
@@ -50,6 +51,10 @@ pub struct Labeller {
     pub sentence_weight: f64,
     /// How sentences are embedded for that mixing and for the evidence column.
     pub sentence_embedding: SentenceEmbedding,
+    /// The head's lexical topic models, mixed into every chunk's topic scores.
+    pub lexical: Option<Lexical>,
+    /// Whether an on-topic speech with no topic over its threshold lists its strongest one.
+    pub at_least_one_topic: bool,
     /// The head file in use, if any.
     pub head: Option<PathBuf>,
     /// The engine that runs the model, in words (`encoder::Loaded::description`).
@@ -228,6 +233,16 @@ impl Labeller {
                 }
             }
         }
+        if let Some(lex) = &self.lexical {
+            let probs: Vec<Option<Vec<f64>>> = speeches
+                .par_iter()
+                .zip(&prepared)
+                .map(|(s, p)| p.as_ref().ok().and_then(|_| s.text.as_ref().ok()).map(|text| lex.probs(text)))
+                .collect();
+            for (chunk, &owner) in chunk_scores.iter_mut().zip(&owners) {
+                lexical::mix(chunk, probs[owner].as_ref().expect("a chunk's speech has text"), lex.weight);
+            }
+        }
 
         let (thresholds, on_threshold) = (&self.thresholds, self.on_topic_threshold);
         let mut per_speech: Vec<Option<SpeechScores>> = vec![None; speeches.len()];
@@ -235,7 +250,7 @@ impl Labeller {
         while start < owners.len() {
             let owner = owners[start];
             let end = start + owners[start..].iter().take_while(|&&o| o == owner).count();
-            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold));
+            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold, self.at_least_one_topic));
             start = end;
         }
         let first_chunk: Vec<usize> = {
@@ -461,6 +476,7 @@ impl Labeller {
             },
         };
         let taxonomy = config.taxonomy.clone();
+        let (lexical, at_least_one_topic) = head.as_ref().map_or((None, false), |(_, f)| (f.lexical.clone(), f.at_least_one_topic));
         let (scorer, thresholds, on_topic_threshold, (sentence_weight, sentence_embedding), head): (Box<dyn Scorer>, _, _, _, _) =
             match head {
                 Some((path, file)) => {
@@ -483,6 +499,8 @@ impl Labeller {
             on_topic_threshold,
             sentence_weight,
             sentence_embedding,
+            lexical,
+            at_least_one_topic,
             head,
             engine: loaded.description,
             fallback: None,

@@ -90,6 +90,14 @@ pub struct HeadFile {
     /// How those sentences are embedded; in context in heads made before the choice existed.
     #[serde(default)]
     pub sentence_embedding: crate::batch::SentenceEmbedding,
+    /// Lexical topic models mixed into the topic scores (`score::lexical`); none in heads made
+    /// before them.
+    #[serde(default)]
+    pub lexical: Option<super::lexical::Lexical>,
+    /// Whether an on-topic speech whose topics all fall below their thresholds lists its
+    /// strongest topic (`aggregate::speech`).
+    #[serde(default)]
+    pub at_least_one_topic: bool,
     pub feature_mean: Vec<f64>,
     pub feature_scale: Vec<f64>,
     pub on_topic: Logistic,

@@ -146,3 +146,54 @@ fn a_head_that_embeds_sentences_alone_scores_them_alone() {
     assert_ne!(topic(&a[1]), topic(&b[1]), "sentences embedded alone score differently from sentences in context");
     assert_eq!(col(&h, &a[1], "on_topic"), col(&h, &b[1], "on_topic"), "the chunk itself is embedded the same way");
 }
+
+#[test]
+fn the_default_heads_lexical_models_move_topic_scores_only_and_at_least_one_topic_lists_one() {
+    let w = Workdir::new();
+    let head: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::util::project().join("models/heads/default.json")).unwrap()).unwrap();
+    let weight = head["lexical"]["weight"].as_f64().expect("the default head carries lexical topic models");
+    assert!(weight > 0.0 && head["lexical"]["terms"].as_array().unwrap().len() > 1000);
+    let mut plain = head.clone();
+    plain["lexical"] = serde_json::Value::Null;
+    plain["at_least_one_topic"] = serde_json::json!(false);
+    w.write("plain.json", serde_json::to_vec(&plain).unwrap());
+    // Thresholds no topic reaches: only the at-least-one rule lists anything.
+    let mut strict = plain.clone();
+    for t in strict["topic_heads"].as_array_mut().unwrap() {
+        t["threshold"] = serde_json::json!(1.0);
+    }
+    w.write("strict.json", serde_json::to_vec(&strict).unwrap());
+    strict["at_least_one_topic"] = serde_json::json!(true);
+    w.write("strict-one.json", serde_json::to_vec(&strict).unwrap());
+    w.write("in.csv", ONE_AND_MANY_SENTENCES);
+    let runs: Vec<_> = ["default", "plain.json", "strict.json", "strict-one.json"]
+        .iter()
+        .map(|head| {
+            let name = format!("{}.csv", head.trim_end_matches(".json"));
+            let mut args = vec!["classify", "in.csv", "-o", &name, "--quiet"];
+            if *head != "default" {
+                args.extend(["--head", head]);
+            }
+            let out = w.run(&args);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            read_csv(&w.path(&name))
+        })
+        .collect();
+    let (h, with) = &runs[0];
+    let (_, without) = &runs[1];
+    for (a, b) in with.iter().zip(without) {
+        assert_ne!(col(h, a, "topic_encryption"), col(h, b, "topic_encryption"), "lexical scores mix into topic scores");
+        assert_eq!(col(h, a, "on_topic"), col(h, b, "on_topic"), "and into nothing else");
+        assert_eq!(col(h, a, "stance"), col(h, b, "stance"));
+    }
+    let (_, strict) = &runs[2];
+    let (_, one) = &runs[3];
+    for (a, b) in strict.iter().zip(one) {
+        assert_eq!(col(h, a, "topics"), "", "no topic reaches a threshold of 1");
+        assert_ne!(col(h, a, "stance"), "none", "both speeches are on topic");
+        let listed = col(h, b, "topics");
+        assert!(!listed.is_empty() && !listed.contains(';'), "exactly the strongest topic: {listed:?}");
+        assert_eq!(col(h, b, "top_topic"), listed);
+    }
+}
