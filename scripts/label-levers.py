@@ -15,6 +15,12 @@ debate, dealt with seeds 0-4; seed 0 is the one above) for the sentence lever an
 weights, and prints each setting's topic micro-F1 per assignment and their mean:
 
     .venv-ref/bin/python scripts/label-levers.py repeated
+
+With `lexical`, over the same 5 fold assignments, it mixes a TF-IDF word n-gram head's topic
+probabilities into the embedding head's (p = (1 - a) p_embedding + a p_lexical), with and without
+listing an on-topic speech's strongest topic when none reaches 0.5 (what `fit` now tries):
+
+    .venv-ref/bin/python scripts/label-levers.py lexical
 """
 import csv, os, re, sys, tomllib, warnings
 
@@ -64,6 +70,8 @@ class Data:
         self.owner = np.array([i for i, ss in enumerate(sents) for _ in ss])
         self.semb = enc([s for ss in sents for s in ss])
         self.tax_t = np.array([t for t, _ in tax_topic])
+        self.tax_text = [e for _, e in tax_topic]
+        self.tax_off_text = list(tax_off)
         self.tax_temb = enc([e for _, e in tax_topic])
         self.tax_off = enc(tax_off)
         self.Y = np.array([[t in r["topics"] for t in TOPICS] for r in self.rows])
@@ -153,10 +161,61 @@ def repeated(d):
         print(f"  {C:>3} {'yes' if sentence else 'no':<10} {weights:<14} {np.mean(v):6.3f}   " + " ".join(f"{x:.3f}" for x in v))
 
 
+def lexical_probs(d, C=10.0, ngram=(1, 2)):
+    """Out-of-fold topic probabilities of per-topic logistic heads on TF-IDF word n-grams, the
+    vocabulary and weights fitted on each fold's training texts only."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    probs = np.zeros((len(d.dev), len(TOPICS)))
+    texts = [r["text"] for r in d.rows]
+    for k in range(5):
+        train = [d.dev[j] for j in range(len(d.dev)) if d.fold[j] != k] + list(d.extra)
+        test = [j for j in range(len(d.dev)) if d.fold[j] == k]
+        docs = [texts[i] for i in train] + d.tax_text + d.tax_off_text
+        vec = TfidfVectorizer(ngram_range=ngram, min_df=2, sublinear_tf=True, stop_words="english")
+        X = vec.fit_transform(docs)
+        Xtest = vec.transform([texts[d.dev[j]] for j in test])
+        for t in range(len(TOPICS)):
+            y = np.concatenate([d.Y[train, t], d.tax_t == t, np.zeros(len(d.tax_off_text))]).astype(int)
+            m = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(X, y)
+            probs[test, t] = m.predict_proba(Xtest)[:, 1]
+    return probs
+
+
+def at_least_one(probs, on):
+    """On-topic speeches with no topic over 0.5 get their best one."""
+    p = probs.copy()
+    rows = (on >= 0.5) & (p.max(1) < 0.5)
+    p[rows, p[rows].argmax(1)] = 0.5
+    return p
+
+
+def lexical(d):
+    print("topic micro-F1 over 5 fold assignments: embedding head (C 3, sentence lever top2) fused with a")
+    print("TF-IDF word n-gram head: p = (1 - a) p_embedding + a p_lexical")
+    rows = {}
+    for seed in range(5):
+        d.deal(seed)
+        emb = {s: cross_validate(d, C=3, sentence=s) for s in [None, "top2"]}
+        lex = {(C, ng): lexical_probs(d, C=C, ngram=ng) for C in [3, 10, 30] for ng in [(1, 1), (1, 2)]}
+        for s, (pe, on) in emb.items():
+            for key, pl in lex.items():
+                for a in [0.0, 0.3, 0.5, 0.7, 1.0]:
+                    p = (1 - a) * pe + a * pl
+                    rows.setdefault((s, key, a, False), []).append(micro_f1(d, p, on))
+                    rows.setdefault((s, key, a, True), []).append(micro_f1(d, at_least_one(p, on), on))
+    d.deal(0)
+    print(f"  {'sentences':<9} {'lex C':>5} {'ngrams':<7} {'a':>4} {'>=1':<4} {'mean':>6}   per assignment")
+    for (s, (C, ng), a, one), v in rows.items():
+        print(f"  {'yes' if s else 'no':<9} {C:>5} {str(ng):<7} {a:>4} {'yes' if one else 'no':<4} {np.mean(v):6.3f}   "
+              + " ".join(f"{x:.3f}" for x in v))
+
+
 def main():
     d = Data()
     if sys.argv[1:] == ["repeated"]:
         return repeated(d)
+    if sys.argv[1:] == ["lexical"]:
+        return lexical(d)
     print(f"{len(d.dev)} dev speeches, {len(d.extra)} training examples, {len(d.tax_t)} taxonomy topic examples\n")
     print("learning curve (C=3; mean of 3 random subsets below the full set): examples -> topic micro-F1")
     for n in [0, 130, 265, 400, len(d.extra)]:
