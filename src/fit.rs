@@ -1,10 +1,11 @@
 //! `parlscan fit`: learns heads on top of the frozen encoder from labelled speeches (and, unless
 //! told otherwise, the taxonomy's example statements), chooses regularisation, features and
 //! per-topic thresholds by grouped cross-validation (repeated over several fold assignments on
-//! request), and writes a head file.
+//! request), tries lexical topic models and the at-least-one-topic rule on the chosen head, and
+//! writes a head file.
 //!
 //! Owns the logistic solvers (class-weighted, L2, Nesterov-accelerated gradient descent with
-//! ndarray) and the cross-validation. Applying a head is `score/head.rs`'s job.
+//! ndarray, on dense or sparse rows), fitting the lexical models, and the cross-validation. Applying a head is `score/head.rs`'s job.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -545,7 +546,7 @@ fn lexical_oof(
 }
 
 /// Out-of-fold chunk scores with each speech's out-of-fold lexical probabilities mixed in.
-fn with_lexical(oof: &[(usize, Vec<ChunkScores>)], lex: &[Option<Vec<f64>>], weight: f64) -> Vec<(usize, Vec<ChunkScores>)> {
+fn with_lexical(oof: &OutOfFold, lex: &[Option<Vec<f64>>], weight: f64) -> OutOfFold {
     oof.iter()
         .map(|(i, chunks)| {
             let p = lex[*i].as_ref().expect("every scored row has lexical scores");

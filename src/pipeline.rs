@@ -237,7 +237,10 @@ impl Labeller {
             let probs: Vec<Option<Vec<f64>>> = speeches
                 .par_iter()
                 .zip(&prepared)
-                .map(|(s, p)| p.as_ref().ok().and_then(|_| s.text.as_ref().ok()).map(|text| lex.probs(text)))
+                .map(|(s, p)| match (p, &s.text) {
+                    (Ok(_), Ok(text)) => Some(lex.probs(text)),
+                    _ => None,
+                })
                 .collect();
             for (chunk, &owner) in chunk_scores.iter_mut().zip(&owners) {
                 lexical::mix(chunk, probs[owner].as_ref().expect("a chunk's speech has text"), lex.weight);

@@ -3,8 +3,9 @@
 //! The scorer sits behind the [`Scorer`] trait, one file per implementation:
 //! [`prototypes::Prototypes`] compares a chunk with each label's example statements from the
 //! taxonomy (no training); [`head::Head`] applies logistic heads fitted by `parlscan fit` to the
-//! chunk embedding and the prototype similarities. Combining chunks into one row per speech is
-//! `aggregate.rs`'s job.
+//! chunk embedding and the prototype similarities. A head may also carry [`lexical::Lexical`]
+//! models, which score a speech's words rather than its embedding and are mixed into its chunks'
+//! topic scores. Combining chunks into one row per speech is `aggregate.rs`'s job.
 
 pub mod cache;
 pub mod head;
