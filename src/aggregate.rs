@@ -13,7 +13,8 @@ pub struct SpeechScores {
     pub on_topic: f64,
     /// Per taxonomy topic.
     pub topics: Vec<f64>,
-    /// Topics at or above their threshold, strongest first (empty when not on topic).
+    /// Topics at or above their threshold, strongest first. Off topic, only the topics
+    /// `Listing::off_topic` names.
     pub listed: Vec<usize>,
     /// P(class) = on_topic × P(class | on topic), per stance class.
     pub stance: Vec<f64>,
@@ -29,10 +30,27 @@ impl SpeechScores {
     }
 }
 
-/// Combines a speech's chunk scores (at least one) using per-topic thresholds and the on-topic
-/// threshold. With `at_least_one`, an on-topic speech whose topics all fall below their
-/// thresholds lists its strongest topic.
-pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f64, at_least_one: bool) -> SpeechScores {
+/// Which topics a speech lists, beyond its scores passing their thresholds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    /// An on-topic speech lists at least this many topics: those at their thresholds, topped up
+    /// with its strongest others (0: thresholds alone).
+    pub min_topics: usize,
+    /// Per topic (empty: none): listed at its threshold on an off-topic speech too, because the
+    /// training labels give it to off-topic speeches (an online-safety speech with no
+    /// surveillance in it still counts as `online_safety`).
+    pub off_topic: Vec<bool>,
+}
+
+impl Listing {
+    fn off_topic(&self, t: usize) -> bool {
+        self.off_topic.get(t).copied().unwrap_or(false)
+    }
+}
+
+/// Combines a speech's chunk scores (at least one) using per-topic thresholds, the on-topic
+/// threshold and `listing`.
+pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f64, listing: &Listing) -> SpeechScores {
     assert!(!chunks.is_empty(), "a scored speech has at least one chunk");
     let n_topics = chunks[0].topics.len();
     let n_stances = chunks[0].stance.len();
@@ -41,16 +59,16 @@ pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f6
         (0..n_topics).map(|t| chunks.iter().map(|c| c.topics[t]).fold(0.0, f64::max)).collect();
 
     let is_on = on_topic >= on_topic_threshold;
-    let mut listed: Vec<usize> = if is_on {
-        (0..n_topics).filter(|&t| topics[t] >= thresholds[t]).collect()
-    } else {
-        Vec::new()
-    };
-    if is_on && at_least_one && listed.is_empty() && n_topics > 0 {
-        listed.push(argmax(&topics));
-    }
+    let mut listed: Vec<usize> =
+        (0..n_topics).filter(|&t| (is_on || listing.off_topic(t)) && topics[t] >= thresholds[t]).collect();
     // Strongest first; ties by taxonomy order, so the order is stable.
-    listed.sort_by(|&a, &b| topics[b].total_cmp(&topics[a]).then(a.cmp(&b)));
+    let strongest_first = |a: &usize, b: &usize| topics[*b].total_cmp(&topics[*a]).then(a.cmp(b));
+    if is_on && listed.len() < listing.min_topics {
+        let mut rest: Vec<usize> = (0..n_topics).filter(|t| !listed.contains(t)).collect();
+        rest.sort_by(strongest_first);
+        listed.extend(rest.into_iter().take(listing.min_topics - listed.len()));
+    }
+    listed.sort_by(strongest_first);
 
     let weight_sum: f64 = chunks.iter().map(|c| c.on_topic).sum::<f64>().max(1e-12);
     let given_on: Vec<f64> = (0..n_stances)
@@ -81,6 +99,8 @@ pub fn argmax(xs: &[f64]) -> usize {
 mod tests {
     use super::*;
 
+    const ONE: Listing = Listing { min_topics: 1, off_topic: Vec::new() };
+
     fn chunk(on: f64, topics: &[f64], stance: &[f64]) -> ChunkScores {
         ChunkScores { on_topic: on, topics: topics.to_vec(), stance: stance.to_vec() }
     }
@@ -92,7 +112,7 @@ mod tests {
             chunk(0.9, &[0.8, 0.6], &[0.7, 0.1, 0.1, 0.1]),
             chunk(0.6, &[0.3, 0.7], &[0.1, 0.7, 0.1, 0.1]),
         ];
-        let s = speech(&chunks, &[0.5, 0.5], 0.5, false);
+        let s = speech(&chunks, &[0.5, 0.5], 0.5, &Listing::default());
         assert_eq!(s.on_topic, 0.9);
         assert_eq!(s.topics, vec![0.8, 0.7]);
         assert_eq!(s.listed, vec![0, 1]);
@@ -106,7 +126,7 @@ mod tests {
 
     #[test]
     fn off_topic_speeches_list_nothing_and_have_stance_none() {
-        let s = speech(&[chunk(0.2, &[0.9], &[0.1, 0.1, 0.1, 0.7])], &[0.5], 0.5, true);
+        let s = speech(&[chunk(0.2, &[0.9], &[0.1, 0.1, 0.1, 0.7])], &[0.5], 0.5, &ONE);
         assert!(s.listed.is_empty());
         assert_eq!(s.stance_class, None);
         assert_eq!(s.best_chunk, None);
@@ -115,18 +135,44 @@ mod tests {
 
     #[test]
     fn thresholds_are_per_topic() {
-        let s = speech(&[chunk(0.9, &[0.6, 0.6], &[0.25; 4])], &[0.7, 0.5], 0.5, false);
+        let s = speech(&[chunk(0.9, &[0.6, 0.6], &[0.25; 4])], &[0.7, 0.5], 0.5, &Listing::default());
         assert_eq!(s.listed, vec![1]);
     }
 
     #[test]
     fn at_least_one_lists_the_strongest_topic_of_an_on_topic_speech_only() {
         let on = [chunk(0.9, &[0.3, 0.4], &[0.25; 4])];
-        assert!(speech(&on, &[0.5, 0.5], 0.5, false).listed.is_empty());
-        let s = speech(&on, &[0.5, 0.5], 0.5, true);
+        assert!(speech(&on, &[0.5, 0.5], 0.5, &Listing::default()).listed.is_empty());
+        let s = speech(&on, &[0.5, 0.5], 0.5, &ONE);
         assert_eq!((s.listed, s.best_chunk), (vec![1], Some(0)));
         let passing = [chunk(0.9, &[0.6, 0.4], &[0.25; 4])];
-        assert_eq!(speech(&passing, &[0.5, 0.5], 0.5, true).listed, vec![0], "only when none passes");
-        assert!(speech(&[chunk(0.3, &[0.3, 0.4], &[0.25; 4])], &[0.5, 0.5], 0.5, true).listed.is_empty());
+        assert_eq!(speech(&passing, &[0.5, 0.5], 0.5, &ONE).listed, vec![0], "only when none passes");
+        assert!(speech(&[chunk(0.3, &[0.3, 0.4], &[0.25; 4])], &[0.5, 0.5], 0.5, &ONE).listed.is_empty());
+    }
+
+    #[test]
+    fn min_topics_tops_up_an_on_topic_speech_with_its_strongest_other_topics() {
+        let two = Listing { min_topics: 2, off_topic: Vec::new() };
+        let on = [chunk(0.9, &[0.2, 0.6, 0.3, 0.1], &[0.25; 4])];
+        assert_eq!(speech(&on, &[0.5; 4], 0.5, &two).listed, vec![1, 2]);
+        let none_passing = [chunk(0.9, &[0.2, 0.4, 0.3, 0.1], &[0.25; 4])];
+        assert_eq!(speech(&none_passing, &[0.5; 4], 0.5, &two).listed, vec![1, 2]);
+        let three_passing = [chunk(0.9, &[0.7, 0.6, 0.8, 0.1], &[0.25; 4])];
+        assert_eq!(speech(&three_passing, &[0.5; 4], 0.5, &two).listed, vec![2, 0, 1], "a floor, not a cap");
+        assert!(speech(&[chunk(0.3, &[0.2, 0.6, 0.3, 0.1], &[0.25; 4])], &[0.5; 4], 0.5, &two).listed.is_empty());
+        let few = [chunk(0.9, &[0.2], &[0.25; 4])];
+        assert_eq!(speech(&few, &[0.5], 0.5, &two).listed, vec![0], "no more than there are");
+    }
+
+    #[test]
+    fn a_topic_listed_off_topic_needs_its_threshold_and_leaves_stance_none() {
+        let off = [chunk(0.2, &[0.7, 0.8], &[0.25; 4])];
+        let listing = Listing { min_topics: 1, off_topic: vec![true, false] };
+        let s = speech(&off, &[0.5, 0.5], 0.5, &listing);
+        assert_eq!((s.listed, s.stance_class, s.best_chunk), (vec![0], None, Some(0)));
+        let weak = [chunk(0.2, &[0.4, 0.8], &[0.25; 4])];
+        assert!(speech(&weak, &[0.5, 0.5], 0.5, &listing).listed.is_empty(), "no topping up off topic");
+        let on = [chunk(0.9, &[0.7, 0.8], &[0.25; 4])];
+        assert_eq!(speech(&on, &[0.5, 0.5], 0.5, &listing).listed, vec![1, 0]);
     }
 }

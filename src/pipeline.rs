@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{self, SpeechScores};
+use crate::aggregate::{self, Listing, SpeechScores};
 use crate::batch::{self, SentenceEmbedding};
 use crate::config::{self, HeadChoice, RunConfig};
 use crate::corpus::{Corpus, Speech};
@@ -53,8 +53,9 @@ pub struct Labeller {
     pub sentence_embedding: SentenceEmbedding,
     /// The head's lexical topic models, mixed into every chunk's topic scores.
     pub lexical: Option<Lexical>,
-    /// Whether an on-topic speech with no topic over its threshold lists its strongest one.
-    pub at_least_one_topic: bool,
+    /// The head's listing rules: at least an on-topic speech's strongest topic or topics, and
+    /// topics listed on off-topic speeches too (`aggregate::Listing`).
+    pub listing: Listing,
     /// The head file in use, if any.
     pub head: Option<PathBuf>,
     /// The engine that runs the model, in words (`encoder::Loaded::description`).
@@ -253,7 +254,7 @@ impl Labeller {
         while start < owners.len() {
             let owner = owners[start];
             let end = start + owners[start..].iter().take_while(|&&o| o == owner).count();
-            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold, self.at_least_one_topic));
+            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold, &self.listing));
             start = end;
         }
         let first_chunk: Vec<usize> = {
@@ -479,7 +480,7 @@ impl Labeller {
             },
         };
         let taxonomy = config.taxonomy.clone();
-        let (lexical, at_least_one_topic) = head.as_ref().map_or((None, false), |(_, f)| (f.lexical.clone(), f.at_least_one_topic));
+        let (lexical, listing) = head.as_ref().map_or((None, Listing::default()), |(_, f)| (f.lexical.clone(), f.listing()));
         let (scorer, thresholds, on_topic_threshold, (sentence_weight, sentence_embedding), head): (Box<dyn Scorer>, _, _, _, _) =
             match head {
                 Some((path, file)) => {
@@ -503,7 +504,7 @@ impl Labeller {
             sentence_weight,
             sentence_embedding,
             lexical,
-            at_least_one_topic,
+            listing,
             head,
             engine: loaded.description,
             fallback: None,

@@ -95,9 +95,17 @@ pub struct HeadFile {
     #[serde(default)]
     pub lexical: Option<super::lexical::Lexical>,
     /// Whether an on-topic speech whose topics all fall below their thresholds lists its
-    /// strongest topic (`aggregate::speech`).
+    /// strongest topic (`aggregate::speech`); true whenever `min_topics` is 1 or more.
     #[serde(default)]
     pub at_least_one_topic: bool,
+    /// An on-topic speech lists at least this many topics, its strongest (`aggregate::Listing`);
+    /// heads made before this say it with `at_least_one_topic` alone.
+    #[serde(default)]
+    pub min_topics: usize,
+    /// Topics listed on off-topic speeches too, because the training labels give them to
+    /// off-topic speeches (`fit::off_topic_topics`); none in heads made before this.
+    #[serde(default)]
+    pub listed_off_topic: Vec<String>,
     pub feature_mean: Vec<f64>,
     pub feature_scale: Vec<f64>,
     pub on_topic: Logistic,
@@ -115,6 +123,14 @@ impl HeadFile {
             return Err(Error::Head { path: path.to_path_buf(), what: format!("format {} is not supported", head.format) });
         }
         Ok(head)
+    }
+
+    /// How the head's speeches list topics (`aggregate::speech`).
+    pub fn listing(&self) -> crate::aggregate::Listing {
+        crate::aggregate::Listing {
+            min_topics: self.min_topics.max(usize::from(self.at_least_one_topic)),
+            off_topic: self.topics.iter().map(|t| self.listed_off_topic.contains(t)).collect(),
+        }
     }
 
     pub fn save(&self, path: &Path) -> Result<(), Error> {

@@ -40,6 +40,7 @@ fn fit_writes_a_head_with_provenance_that_classify_uses() {
     assert_eq!(p["encoder_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(head["topics"].as_array().unwrap().len(), 11);
     assert!(head["settings"]["l2"].is_number());
+    assert_eq!(head["listed_off_topic"], serde_json::json!([]), "no off-topic speech here carries a topic");
     // Repeated cross-validation: each variant's figures under both fold assignments, and their mean.
     assert!(report.contains("repeated over 2 fold assignments"), "{report}");
     let variant = &head["cross_validation"]["variants"][1];
@@ -55,6 +56,22 @@ fn fit_writes_a_head_with_provenance_that_classify_uses() {
     let (h, rows) = read_csv(&w.path("out.csv"));
     assert_eq!(rows.len(), 2);
     assert_eq!(col(&h, &rows[1], "stance"), "none", "the bus timetable is off topic");
+}
+
+#[test]
+fn fit_lists_a_topic_on_off_topic_speeches_when_the_labels_do() {
+    let w = Workdir::new();
+    let extra = "t13,d7,\"Ofcom's codes will require age checks before children can see pornography online.\",online_safety,none\n\
+                 t14,d7,\"The regulator can fine platforms that fail to remove self-harm content quickly.\",online_safety,none\n";
+    w.write("train.csv", &format!("{TRAIN}{extra}"));
+    let out = w.run(&["fit", "--train", "train.csv", "-o", "head.json", "--folds", "2", "--taxonomy-examples", "no"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("listed on off-topic speeches too, as the labels do: online_safety"), "{report}");
+    let head: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("head.json")).unwrap()).unwrap();
+    assert_eq!(head["listed_off_topic"], serde_json::json!(["online_safety"]));
+    // Both such speeches share a debate, so the fold that holds it out trains without them.
+    assert_eq!(head["settings"]["listed_off_topic"]["same_in_every_training_fold"], false);
 }
 
 #[test]
@@ -148,7 +165,7 @@ fn a_head_that_embeds_sentences_alone_scores_them_alone() {
 }
 
 #[test]
-fn the_default_heads_lexical_models_move_topic_scores_only_and_at_least_one_topic_lists_one() {
+fn the_default_heads_lexical_models_move_topic_scores_only_and_its_listing_rules_list_what_they_say() {
     let w = Workdir::new();
     let head: serde_json::Value =
         serde_json::from_slice(&std::fs::read(crate::util::project().join("models/heads/default.json")).unwrap()).unwrap();
@@ -157,21 +174,37 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_at_least_one_topi
     let mut plain = head.clone();
     plain["lexical"] = serde_json::Value::Null;
     plain["at_least_one_topic"] = serde_json::json!(false);
+    plain["min_topics"] = serde_json::json!(0);
+    plain["listed_off_topic"] = serde_json::json!([]);
     w.write("plain.json", serde_json::to_vec(&plain).unwrap());
-    // Thresholds no topic reaches: only the at-least-one rule lists anything.
-    let mut strict = plain.clone();
-    for t in strict["topic_heads"].as_array_mut().unwrap() {
-        t["threshold"] = serde_json::json!(1.0);
-    }
+    // Thresholds no topic reaches: only the minimum number of topics lists anything.
+    let with_thresholds = |threshold: f64| {
+        let mut head = plain.clone();
+        for t in head["topic_heads"].as_array_mut().unwrap() {
+            t["threshold"] = serde_json::json!(threshold);
+        }
+        head
+    };
+    let mut strict = with_thresholds(1.0);
     w.write("strict.json", serde_json::to_vec(&strict).unwrap());
     strict["at_least_one_topic"] = serde_json::json!(true);
     w.write("strict-one.json", serde_json::to_vec(&strict).unwrap());
+    strict["min_topics"] = serde_json::json!(2);
+    w.write("strict-two.json", serde_json::to_vec(&strict).unwrap());
+    // Thresholds every topic reaches, on an off-topic speech: only topics listed off topic show.
+    let mut open = with_thresholds(0.0);
+    open["min_topics"] = serde_json::json!(2);
+    w.write("open.json", serde_json::to_vec(&open).unwrap());
+    open["listed_off_topic"] = serde_json::json!(["online_safety"]);
+    w.write("open-off.json", serde_json::to_vec(&open).unwrap());
     w.write("in.csv", ONE_AND_MANY_SENTENCES);
-    let runs: Vec<_> = ["default", "plain.json", "strict.json", "strict-one.json"]
+    w.write("off.csv", "id,text\nbus,The bus timetable for the county changes next week.\n");
+    let runs: Vec<_> = ["default", "plain.json", "strict.json", "strict-one.json", "strict-two.json", "open.json", "open-off.json"]
         .iter()
         .map(|head| {
             let name = format!("{}.csv", head.trim_end_matches(".json"));
-            let mut args = vec!["classify", "in.csv", "-o", &name, "--quiet"];
+            let input = if head.starts_with("open") { "off.csv" } else { "in.csv" };
+            let mut args = vec!["classify", input, "-o", &name, "--quiet"];
             if *head != "default" {
                 args.extend(["--head", head]);
             }
@@ -189,11 +222,20 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_at_least_one_topi
     }
     let (_, strict) = &runs[2];
     let (_, one) = &runs[3];
-    for (a, b) in strict.iter().zip(one) {
+    let (_, two) = &runs[4];
+    for ((a, b), c) in strict.iter().zip(one).zip(two) {
         assert_eq!(col(h, a, "topics"), "", "no topic reaches a threshold of 1");
         assert_ne!(col(h, a, "stance"), "none", "both speeches are on topic");
         let listed = col(h, b, "topics");
         assert!(!listed.is_empty() && !listed.contains(';'), "exactly the strongest topic: {listed:?}");
         assert_eq!(col(h, b, "top_topic"), listed);
+        let listed_two: Vec<&str> = col(h, c, "topics").split(';').collect();
+        assert_eq!((listed_two.len(), listed_two[0]), (2, listed), "the two strongest topics");
+        let score = |t: &str| col(h, c, &format!("topic_{t}")).parse::<f64>().unwrap();
+        assert!(score(listed_two[0]) >= score(listed_two[1]));
     }
+    let (_, open) = &runs[5];
+    let (_, open_off) = &runs[6];
+    assert_eq!((col(h, &open[0], "stance"), col(h, &open[0], "topics")), ("none", ""), "off topic: no topic, however low the thresholds");
+    assert_eq!((col(h, &open_off[0], "stance"), col(h, &open_off[0], "topics")), ("none", "online_safety"));
 }
