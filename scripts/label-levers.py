@@ -21,6 +21,13 @@ probabilities into the embedding head's (p = (1 - a) p_embedding + a p_lexical),
 listing an on-topic speech's strongest topic when none reaches 0.5 (what `fit` now tries):
 
     .venv-ref/bin/python scripts/label-levers.py lexical
+
+With `listing`, over the same 5 fold assignments and on the same fused scores (lexical C 30,
+words and pairs), it lists at least 0-3 of an on-topic speech's strongest topics, and lists the
+topics the training labels give to off-topic speeches (at least 2 and 10% of a topic's labelled
+speeches, as `fit` does) on off-topic speeches too:
+
+    .venv-ref/bin/python scripts/label-levers.py listing
 """
 import csv, os, re, sys, tomllib, warnings
 
@@ -210,12 +217,56 @@ def lexical(d):
               + " ".join(f"{x:.3f}" for x in v))
 
 
+def off_topic_topics(d, rows):
+    """Topics the labels of `rows` give to off-topic speeches: at least 2, and 10% of the topic's."""
+    off = np.array([(d.Y[i] & ~d.on[i]) for i in rows]).sum(0)
+    return (off >= 2) & (off >= 0.1 * d.Y[rows].sum(0))
+
+
+def listed(probs, on, min_topics, off_topic):
+    """What `aggregate::speech` lists at thresholds 0.5."""
+    pred = (probs >= 0.5) & ((on[:, None] >= 0.5) | off_topic[None, :])
+    rank = np.argsort(-probs, 1).argsort(1)
+    return pred | ((rank < min_topics) & (on[:, None] >= 0.5))
+
+
+def listing(d):
+    print("topic micro-F1 over 5 fold assignments: embedding head (C 3, sentence lever top2) fused with the")
+    print("lexical head (C 30, words and pairs) at weight a; an on-topic speech lists at least its")
+    print("min_topics strongest topics; 'off' lists the topics the labels give to off-topic speeches on")
+    print("them too (derived from each fold's training rows)")
+    rows = {}
+    for seed in range(5):
+        d.deal(seed)
+        pe, on = cross_validate(d, C=3, sentence="top2")
+        pl = lexical_probs(d, C=30, ngram=(1, 2))
+        gold = d.Y[d.dev]
+        for a in [0.3, 0.5]:
+            p = (1 - a) * pe + a * pl
+            for off in [False, True]:
+                for n in range(4):
+                    pred = np.zeros_like(gold)
+                    for k in range(5):
+                        test = d.fold == k
+                        train = [d.dev[j] for j in range(len(d.dev)) if d.fold[j] != k] + list(d.extra)
+                        flags = off_topic_topics(d, train) if off else np.zeros(len(TOPICS), bool)
+                        pred[test] = listed(p[test], on[test], n, flags)
+                    score = f1((pred & gold).sum(), (pred & ~gold).sum(), (~pred & gold).sum())
+                    rows.setdefault((a, n, off), []).append(score)
+    d.deal(0)
+    print(f"  {'a':>4} {'min_topics':>10} {'off':<4} {'mean':>6}   per assignment")
+    for (a, n, off), v in rows.items():
+        print(f"  {a:>4} {n:>10} {'yes' if off else 'no':<4} {np.mean(v):6.3f}   " + " ".join(f"{x:.3f}" for x in v))
+
+
 def main():
     d = Data()
     if sys.argv[1:] == ["repeated"]:
         return repeated(d)
     if sys.argv[1:] == ["lexical"]:
         return lexical(d)
+    if sys.argv[1:] == ["listing"]:
+        return listing(d)
     print(f"{len(d.dev)} dev speeches, {len(d.extra)} training examples, {len(d.tax_t)} taxonomy topic examples\n")
     print("learning curve (C=3; mean of 3 random subsets below the full set): examples -> topic micro-F1")
     for n in [0, 130, 265, 400, len(d.extra)]:
