@@ -68,12 +68,15 @@ pub struct Labeller {
 /// How close to a decision boundary `--fast` rescores a speech at full precision. A label flips
 /// only where it was close, and how close depends on how far the fast engine moves scores: set
 /// at about 1.3 times the largest move seen over 1,635 speeches (README, *--fast*). Topic scores
-/// are left out: a margin on them rescored most long speeches.
+/// against their thresholds are left out (a margin on them rescored most long speeches); where a
+/// head tops up an on-topic speech's topics (`Listing::min_topics`), the last topic taken and the
+/// next one within the stance margin count as a near tie.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearTie {
     /// `on_topic` within this of its threshold.
     pub on_topic: f64,
-    /// An on-topic speech's two most probable stances within this of each other.
+    /// An on-topic speech's two most probable stances within this of each other; also the
+    /// margin between the last topic a top-up takes and the next.
     pub stance: f64,
 }
 
@@ -90,16 +93,26 @@ impl NearTie {
     }
 
     /// Whether a speech's fast scores are this close to a decision boundary.
-    pub fn holds(&self, s: &SpeechScores, on_topic_threshold: f64) -> bool {
+    pub fn holds(&self, s: &SpeechScores, on_topic_threshold: f64, thresholds: &[f64], listing: &Listing) -> bool {
         if (s.on_topic - on_topic_threshold).abs() < self.on_topic {
             return true;
         }
         if s.stance_class.is_none() {
             return false;
         }
-        let mut stance = s.stance.clone();
-        stance.sort_by(|a, b| b.total_cmp(a));
-        stance.len() > 1 && stance[0] - stance[1] < self.stance
+        let descending = |xs: &[f64]| {
+            let mut xs = xs.to_vec();
+            xs.sort_by(|a, b| b.total_cmp(a));
+            xs
+        };
+        let stance = descending(&s.stance);
+        if stance.len() > 1 && stance[0] - stance[1] < self.stance {
+            return true;
+        }
+        let n = listing.min_topics;
+        let passing = s.topics.iter().zip(thresholds).filter(|(t, th)| t >= th).count();
+        let topics = descending(&s.topics);
+        passing < n && topics.len() > n && topics[n - 1] - topics[n] < self.stance
     }
 }
 
@@ -195,7 +208,7 @@ impl Labeller {
         let close: Vec<usize> = out
             .iter()
             .enumerate()
-            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| near_tie.holds(s, self.on_topic_threshold)))
+            .filter(|(_, (_, s))| s.as_ref().is_some_and(|(s, _)| near_tie.holds(s, self.on_topic_threshold, &self.thresholds, &self.listing)))
             .map(|(i, _)| i)
             .collect();
         if !close.is_empty() {
@@ -719,4 +732,31 @@ fn progress_bar(config: &RunConfig) -> Option<ProgressBar> {
     .expect("a valid template");
     bar.set_style(style);
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(on_topic: f64, topics: &[f64], stance: &[f64]) -> SpeechScores {
+        let class = (on_topic >= 0.5).then(|| aggregate::argmax(stance));
+        SpeechScores { on_topic, topics: topics.to_vec(), listed: Vec::new(), stance: stance.to_vec(), stance_class: class, best_chunk: None }
+    }
+
+    #[test]
+    fn near_ties_are_on_topic_stance_and_the_last_topic_a_top_up_takes() {
+        let tie = NearTie { on_topic: 0.05, stance: 0.1 };
+        let two = Listing { min_topics: 2, off_topic: Vec::new() };
+        let clear = [0.6, 0.2, 0.1];
+        let half = [0.5; 3];
+        let holds = |s: &SpeechScores, listing: &Listing| tie.holds(s, 0.5, &half, listing);
+        assert!(holds(&scores(0.52, &[0.9, 0.1, 0.0], &clear), &two), "on_topic near its threshold");
+        assert!(holds(&scores(0.9, &[0.9, 0.1, 0.0], &[0.45, 0.4, 0.15]), &two), "two stances close");
+        assert!(!holds(&scores(0.9, &[0.9, 0.3, 0.0], &clear), &two), "second topic clear of the third");
+        let close = scores(0.9, &[0.9, 0.3, 0.25], &clear);
+        assert!(holds(&close, &two), "second and third topics close: which one the top-up takes");
+        assert!(!holds(&close, &Listing::default()), "no top-up, no tie");
+        assert!(!holds(&scores(0.9, &[0.9, 0.6, 0.55], &clear), &two), "both pass: no top-up");
+        assert!(!holds(&scores(0.2, &[0.9, 0.3, 0.25], &clear), &two), "off topic: no top-up");
+    }
 }
