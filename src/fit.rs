@@ -6,7 +6,8 @@
 //! file.
 //!
 //! Owns the logistic solvers (class-weighted, L2, Nesterov-accelerated gradient descent with
-//! ndarray, on dense or sparse rows), fitting the lexical models, and the cross-validation. Applying a head is `score/head.rs`'s job.
+//! ndarray, on dense or sparse rows), fitting the lexical models, and the cross-validation.
+//! Applying a head is `score/head.rs`'s job.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -782,9 +783,9 @@ pub(crate) fn off_topic_topics(examples: &[Example], rows: &[usize], n_topics: u
 /// Out-of-fold scores: each scored row with its chunks' scores.
 type OutOfFold = Vec<(usize, Vec<ChunkScores>)>;
 
-/// Figures when the decoding (lexical models, at-least-one rule) is itself chosen on the other
-/// folds' out-of-fold scores (best topic micro-F1 there; the earlier among equals) and applied to
-/// the held-out fold: an honest estimate of what choosing it by cross-validation gains.
+/// Figures when the decoding (lexical models, minimum number of topics) is itself chosen on the
+/// other folds' out-of-fold scores (best topic micro-F1 there; the earlier among equals) and
+/// applied to the held-out fold: an honest estimate of what choosing it by cross-validation gains.
 fn nested_decoding_figures(
     candidates: &[(Decoding, &OutOfFold)],
     off_topic: &[bool],
@@ -1130,7 +1131,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, String), Error> {
         lexical,
         at_least_one_topic: decoding.min_topics >= 1,
         min_topics: decoding.min_topics,
-        listed_off_topic: names.iter().zip(&off_topic).filter(|(_, &b)| b).map(|(n, _)| n.to_string()).collect(),
+        listed_off_topic: off_topic_names.iter().map(|n| n.to_string()).collect(),
         feature_mean: mean,
         feature_scale: scale,
         on_topic: unmask(fitted.on_topic),
