@@ -26,7 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 # Quantisation settings, chosen on 635 speeches (dev.csv, data/train_examples.csv,
-# data/sample_speeches.csv; scripts/fast-agreement.sh) against the default engine: per-channel
+# data/sample_speeches.csv; dev/fast-agreement.sh) against the default engine: per-channel
 # weight scales (per-tensor kept 97.6% of (speech, topic) decisions, against 99.1%); the full 8-bit
 # range (reduce_range, meant for CPUs without VNNI, kept 98.9% against 99.0%); only the MatMuls,
 # not the word embedding table (a Gather: no speed to gain; 99.8% against 99.4% on dev.csv).

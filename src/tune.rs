@@ -28,7 +28,7 @@ use crate::taxonomy::Taxonomy;
 use crate::tokenize::WordPieces;
 
 /// How fine-tuning runs. The defaults are SetFit's, and those the Python experiment
-/// (`scripts/setfit-experiment.py`) measured.
+/// (`experiments/setfit-experiment.py`) measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     pub pairs: usize,

@@ -1,4 +1,4 @@
-"""Runs parlscan and the Python reference on the same corpora, alternating; see scripts/bench.sh.
+"""Runs parlscan and the Python reference on the same corpora, alternating; see dev/bench.sh.
 
 Both sides process the same word-pieces: each text is cut into windows of at most 256 word-pieces
 (parlscan packs sentences into windows; the reference cuts token windows), so word-pieces/s is

@@ -5,10 +5,10 @@
 # set, stance), of per-(speech, topic) decisions identical, of stances identical, and the largest
 # score difference. Figures only; tests/integration/onnx.rs holds --fast to 99% on dev.csv.
 #
-#   bash scripts/fast-agreement.sh                       # --fast against the default
-#   OTHER="--fast=int8" bash scripts/fast-agreement.sh   # int8 (what --fast runs without native bf16)
-#   OTHER="--engine onnx" bash scripts/fast-agreement.sh # ONNX Runtime fp32 against the default
-#   THREADS=1 bash scripts/fast-agreement.sh a.csv b.csv # other inputs, one thread
+#   bash dev/fast-agreement.sh                       # --fast against the default
+#   OTHER="--fast=int8" bash dev/fast-agreement.sh   # int8 (what --fast runs without native bf16)
+#   OTHER="--engine onnx" bash dev/fast-agreement.sh # ONNX Runtime fp32 against the default
+#   THREADS=1 bash dev/fast-agreement.sh a.csv b.csv # other inputs, one thread
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -27,4 +27,4 @@ for input in "${inputs[@]}"; do
   pairs+=("$out/$name.default.csv" "$out/$name.other.csv")
 done
 echo "default against: $other"
-exec python3 scripts/agreement.py "${pairs[@]}"
+exec python3 dev/agreement.py "${pairs[@]}"

@@ -3,7 +3,7 @@
 Sentences are drawn (seeded) from our own sample speeches and taxonomy examples and strung into
 speeches of 20 to 1,500 words (most short, a long tail, as in Hansard).
 
-    python3 scripts/make_corpus.py 2000 out/corpus-2000.csv [--seed 7]
+    python3 dev/make_corpus.py 2000 out/corpus-2000.csv [--seed 7]
 """
 import argparse
 import csv

@@ -1,6 +1,6 @@
-"""Compares pairs of `parlscan classify` outputs of the same input (see scripts/fast-agreement.sh).
+"""Compares pairs of `parlscan classify` outputs of the same input (see dev/fast-agreement.sh).
 
-Usage: python3 scripts/agreement.py A1.csv B1.csv [A2.csv B2.csv ...]
+Usage: python3 dev/agreement.py A1.csv B1.csv [A2.csv B2.csv ...]
 A speech's labels: its on-topic decision (stance is `none` exactly when it is not on topic), its
 topic set (`topics`), its stance. Scores: on_topic, every topic_<label>, stance_score and the four
 stance_<class> columns.

@@ -2,7 +2,7 @@
 with the default model, which tests/model.rs compares parlscan's encoder against.
 
 Run once, after changing the model or the texts:
-    bash scripts/reference-venv.sh && .venv-ref/bin/python scripts/make_reference_vectors.py
+    bash dev/reference-venv.sh && .venv-ref/bin/python dev/make_reference_vectors.py
 """
 import csv
 import json

@@ -6,28 +6,28 @@ and the taxonomy's topic examples join every training fold and are never scored)
 logistic heads on all-MiniLM-L6-v2 embeddings, and prints topic micro-F1 for: the number of
 training examples and of real dev speeches (two learning curves), sentence-level topic scoring (each sentence embedded alone,
 the head applied to it, combined with the speech's score), sentence-pooled features, and a cap on
-the number of topics per speech. Figures, not assertions. Runs in .venv-ref (scripts/reference-venv.sh):
+the number of topics per speech. Figures, not assertions. Runs in .venv-ref (dev/reference-venv.sh):
 
-    .venv-ref/bin/python scripts/label-levers.py
+    .venv-ref/bin/python experiments/label-levers.py
 
 With `repeated`, it instead repeats the cross-validation over 5 fold assignments (the same split by
 debate, dealt with seeds 0-4; seed 0 is the one above) for the sentence lever and for softer class
 weights, and prints each setting's topic micro-F1 per assignment and their mean:
 
-    .venv-ref/bin/python scripts/label-levers.py repeated
+    .venv-ref/bin/python experiments/label-levers.py repeated
 
 With `lexical`, over the same 5 fold assignments, it mixes a TF-IDF word n-gram head's topic
 probabilities into the embedding head's (p = (1 - a) p_embedding + a p_lexical), with and without
 listing an on-topic speech's strongest topic when none reaches 0.5 (what `fit` now tries):
 
-    .venv-ref/bin/python scripts/label-levers.py lexical
+    .venv-ref/bin/python experiments/label-levers.py lexical
 
 With `listing`, over the same 5 fold assignments and on the same fused scores (lexical C 30,
 words and pairs), it lists at least 0-3 of an on-topic speech's strongest topics, and lists the
 topics the training labels give to off-topic speeches (at least 2 and 10% of a topic's labelled
 speeches, as `fit` does) on off-topic speeches too:
 
-    .venv-ref/bin/python scripts/label-levers.py listing
+    .venv-ref/bin/python experiments/label-levers.py listing
 """
 import csv, os, re, sys, tomllib, warnings
 

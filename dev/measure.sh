@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures `parlscan classify` throughput and peak memory on the dev speeches and on synthetic
-# corpora (default 2,000 speeches; pass sizes as arguments, e.g. `scripts/measure.sh 2000 20000`).
+# corpora (default 2,000 speeches; pass sizes as arguments, e.g. `dev/measure.sh 2000 20000`).
 # Prints speeches/s, word-pieces/s and peak RSS for each. Figures, not assertions.
 # PARLSCAN_BIN runs another build (e.g. a copy, so rebuilding meanwhile does not change it);
 # PARLSCAN_ARGS adds classify flags (e.g. "--threads 1").
@@ -16,7 +16,7 @@ corpora=()
 [ -f ../shared/data/dev.csv ] && corpora+=(../shared/data/dev.csv)
 for n in "${sizes[@]}"; do
   f=out/measure/corpus-$n.csv
-  [ -f "$f" ] || python3 scripts/make_corpus.py "$n" "$f"
+  [ -f "$f" ] || python3 dev/make_corpus.py "$n" "$f"
   corpora+=("$f")
 done
 printf '%-34s %9s %9s %12s %12s %10s\n' corpus speeches wall_s speeches/s wordpieces/s peak_MiB

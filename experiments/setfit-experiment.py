@@ -1,7 +1,7 @@
 # SetFit-style contrastive fine-tuning of all-MiniLM-L6-v2, per CV fold, vs the frozen encoder.
-# Folds, labels, logistic heads and scoring follow scripts/label-levers.py's frozen-encoder setup
+# Folds, labels, logistic heads and scoring follow experiments/label-levers.py's frozen-encoder setup
 # (same debate folds and heads); only the encoder differs. Runs in .venv-ref, about 25 min on 2 cores:
-#   .venv-ref/bin/python scripts/setfit-experiment.py 800 0,1,2,3,4 0
+#   .venv-ref/bin/python experiments/setfit-experiment.py 800 0,1,2,3,4 0
 # Fine-tuning for fold k sees only fold k's training rows (dev speeches outside fold k +
 # data/train_examples.csv + taxonomy topic/off-topic examples); never the held-out dev speeches.
 # Usage: setfit-experiment.py [n_pairs] [folds e.g. 0,1,2,3,4] [seed]
