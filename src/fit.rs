@@ -16,11 +16,13 @@ use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::aggregate::{self, Listing};
-use crate::batch::{self, SentenceEmbedding};
+use crate::batch;
+use crate::score::SentenceEmbedding;
 use crate::error::Error;
 use crate::evaluate::{self, Labels, Report};
 use crate::fingerprint;
-use crate::score::head::{standardise, Head, HeadFile, Logistic, Multinomial, Provenance, TopicHead, TrainingFile};
+use crate::score::head::{standardise, Head, HeadFile, Provenance, TopicHead, TrainingFile};
+use crate::score::linear::{Logistic, Multinomial};
 use crate::score::lexical::{self, Lexical};
 use crate::score::prototypes::Prototypes;
 use crate::score::{mix_sentences, ChunkScores, Scorer};
@@ -45,11 +47,8 @@ pub struct Example {
 /// Reads labelled speeches: `text`, `topics` (`;`-joined), `stance`, and a group column.
 pub fn read_training(path: &Path, text_col: &str, group_col: &str, taxonomy: &Taxonomy) -> Result<Vec<Example>, Error> {
     let bad = |what: String| Error::Input { path: path.to_path_buf(), what };
-    let mut reader = ::csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-        ::csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => bad(format!("{other:?}")),
-    })?;
-    let header: Vec<String> = reader.headers().map_err(|e| bad(e.to_string()))?.iter().map(String::from).collect();
+    let mut reader = ::csv::Reader::from_path(path).map_err(|e| Error::csv_read(path, e))?;
+    let header: Vec<String> = reader.headers().map_err(|e| Error::csv_read(path, e))?.iter().map(String::from).collect();
     let need = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| bad(format!("no `{name}` column; the columns are: {}", header.join(", "))))
     };
@@ -58,7 +57,7 @@ pub fn read_training(path: &Path, text_col: &str, group_col: &str, taxonomy: &Ta
     let names = taxonomy.topic_names();
     let mut out = Vec::new();
     for (row, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(e.to_string()))?;
+        let record = record.map_err(|e| Error::csv_read(path, e))?;
         let line = record.position().map_or(0, |p| p.line());
         let stance = record.get(stance_at).unwrap_or("").trim();
         let stance_ix = match stance {
@@ -1344,7 +1343,7 @@ impl TrainingInputs {
 
 /// Reads `--train`, `--examples` and the taxonomy.
 pub fn load_inputs(data: &crate::cli::TrainingData) -> Result<TrainingInputs, Error> {
-    use crate::config::{project_path, DEFAULT_TAXONOMY};
+    use crate::files::{project_path, DEFAULT_TAXONOMY};
     let mut problems = Vec::new();
     if data.folds < 2 {
         problems.push(Error::Usage(format!("--folds {} is too few (at least 2)", data.folds)));
@@ -1375,7 +1374,8 @@ pub fn load_inputs(data: &crate::cli::TrainingData) -> Result<TrainingInputs, Er
 
 /// The `fit` command: loads what it needs, fits, prints the cross-validation table, writes the head.
 pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
-    use crate::config::{check_model_dir, project_path, set_threads, DEFAULT_MODEL};
+    use crate::config::{check_model_dir, set_threads};
+    use crate::files::{project_path, DEFAULT_MODEL};
     set_threads(args.threads);
     let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
     let inputs = match (check_model_dir(&model_dir), load_inputs(&args.data)) {
@@ -1394,10 +1394,10 @@ pub fn run(args: &crate::cli::FitArgs) -> Result<(), Error> {
         encoder: &encoder,
         prototypes,
         encoder_sha256,
-        use_taxonomy_examples: match args.taxonomy_examples.as_str() {
-            "yes" => Some(true),
-            "no" => Some(false),
-            _ => None,
+        use_taxonomy_examples: match args.taxonomy_examples {
+            crate::cli::When::Yes => Some(true),
+            crate::cli::When::No => Some(false),
+            crate::cli::When::Auto => None,
         },
         folds: args.data.folds,
         repeats: usize::from(args.repeats),
