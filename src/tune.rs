@@ -283,8 +283,8 @@ pub fn cross_validate(
     }
     tuned_oof.sort_by_key(|(i, _)| *i);
     let half = vec![0.5; names.len()];
-    let frozen_figures = fit::headline(&fit::report(&frozen_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
-    let tuned_figures = fit::headline(&fit::report(&tuned_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
+    let frozen_figures = fit::headline(&fit::cv::report(&frozen_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
+    let tuned_figures = fit::headline(&fit::cv::report(&tuned_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
     Ok((frozen_figures, tuned_figures, log))
 }
 

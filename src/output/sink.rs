@@ -208,6 +208,7 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::score;
 
     #[test]
     fn numbers_have_four_decimals_and_no_negative_zero() {

@@ -1,4 +1,6 @@
 //! The formats on a small canonical CSV: keys, types, labels and escaping.
+use std::fs::File;
+
 use super::*;
 use serde_json::{json, Value};
 
@@ -206,9 +208,9 @@ fn doccano_labels_are_topics_and_the_stance() {
 
 #[test]
 fn parquet_has_typed_columns_that_read_back() {
-    use parquet::basic::{LogicalType, Type as Physical};
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    use parquet::record::{Field, RowAccessor};
+    use ::parquet::basic::{LogicalType, Type as Physical};
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::{Field, RowAccessor};
 
     let bytes = run(OutputFormat::Parquet, &ctx());
     assert_eq!((&bytes[..4], &bytes[bytes.len() - 4..]), (&b"PAR1"[..], &b"PAR1"[..]));
@@ -239,7 +241,7 @@ fn parquet_has_typed_columns_that_read_back() {
         assert_eq!((c.physical_type(), c.logical_type_ref().cloned(), c.max_def_level()), (physical, logical, max_def), "{name}");
     }
     assert_eq!(schema.num_columns(), 19);
-    let rows: Vec<parquet::record::Row> = reader.get_row_iter(None).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<::parquet::record::Row> = reader.get_row_iter(None).unwrap().map(Result::unwrap).collect();
     let at = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name).unwrap();
     assert_eq!(rows[0].get_double(at("on_topic")).unwrap(), 0.8123);
     assert_eq!(rows[0].get_string(at("topics")).unwrap(), "encryption;interception");
@@ -256,8 +258,8 @@ fn parquet_has_typed_columns_that_read_back() {
 
 #[test]
 fn parquet_row_groups_stream_out_one_by_one() {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    use parquet::record::RowAccessor;
+    use ::parquet::file::reader::{FileReader, SerializedFileReader};
+    use ::parquet::record::RowAccessor;
 
     let dir = tempfile::tempdir().unwrap();
     let canonical = dir.path().join("canonical.csv");
