@@ -15,6 +15,7 @@ macro_rules! exit_codes {
   66  an input file does not exist
   70  internal failure (the model failed at run time)
   74  writing the output failed (disk full, permissions); any previous output is left intact
+  75  another parlscan run is writing the same output: try again later, or pass --wait
   78  model, libtorch or ONNX Runtime missing or incomplete (run scripts/setup.sh), or no GPU for --device cuda"
     };
 }
@@ -221,6 +222,11 @@ pub struct ClassifyArgs {
     /// (JOB_COMPLETION_INDEX). Example: `--shards 8`
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
+
+    /// When another run is writing the same output (-o), wait for it to finish instead of exiting
+    /// with 75.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `classify --fast[=KIND]`.
@@ -260,6 +266,10 @@ pub struct MergeArgs {
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// When another run is writing the same output, wait for it to finish instead of exiting with 75.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// The labelled data `fit` and `tune` learn from.
@@ -405,6 +415,10 @@ mod tests {
         assert!(a.incremental && a.restart);
         assert_eq!(a.checkpoint_every, 10);
         assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--incremental"]).is_err(), "needs -o");
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a.csv", "-o", "o.csv", "--wait"]).unwrap().command else {
+            panic!("classify")
+        };
+        assert!(a.wait);
         let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--shard", "1/4", "--shards", "4"]).unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!((a.shard, a.shards), (Some(crate::shard::Shard { index: 1, count: 4 }), Some(4)));
@@ -473,11 +487,11 @@ mod tests {
 
     #[test]
     fn every_merge_flag_parses() {
-        let cli = Cli::try_parse_from(["parlscan", "merge", "p0.csv", "p1.csv", "-o", "out.csv", "--quiet"]).unwrap();
+        let cli = Cli::try_parse_from(["parlscan", "merge", "p0.csv", "p1.csv", "-o", "out.csv", "--quiet", "--wait"]).unwrap();
         let Command::Merge(a) = cli.command else { panic!("merge") };
         assert_eq!(a.parts, [PathBuf::from("p0.csv"), PathBuf::from("p1.csv")]);
         assert_eq!(a.output, PathBuf::from("out.csv"));
-        assert!(a.quiet);
+        assert!(a.quiet && a.wait);
         assert!(Cli::try_parse_from(["parlscan", "merge", "p0.csv"]).is_err(), "-o is required");
     }
 
@@ -487,7 +501,7 @@ mod tests {
             panic!("classify")
         };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, None));
-        assert!(a.output.is_none() && !a.quiet);
+        assert!(a.output.is_none() && !a.quiet && !a.wait);
         assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, None));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }

@@ -21,6 +21,8 @@ pub mod exit {
     pub const SOFTWARE: i32 = 70;
     /// Writing the output failed (disk full, permissions) (EX_IOERR).
     pub const IO: i32 = 74;
+    /// Another run is writing the same output: try again later, or pass `--wait` (EX_TEMPFAIL).
+    pub const TEMPFAIL: i32 = 75;
     /// The model, libtorch or ONNX Runtime is missing or incomplete, or `--device cuda` finds no
     /// GPU: run the set-up (EX_CONFIG).
     pub const CONFIG: i32 = 78;
@@ -48,6 +50,10 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// Another run holds the output's lock (`lock`).
+    #[error("{0}")]
+    Busy(String),
 
     /// Something the set-up provides is missing: ONNX Runtime, or a GPU libtorch can use.
     #[error("{0}")]
@@ -88,6 +94,7 @@ impl Error {
             Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit::NO_INPUT,
             Error::Read { .. } | Error::Input { .. } => exit::DATA,
             Error::Write { .. } => exit::IO,
+            Error::Busy(_) => exit::TEMPFAIL,
             Error::Model { .. } | Error::Setup(_) => exit::CONFIG,
             Error::Taxonomy { .. } | Error::Head { .. } | Error::Usage(_) => exit::USAGE,
             Error::Inference(_) | Error::Tokenizer(_) => exit::SOFTWARE,

@@ -5,6 +5,7 @@
 //! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
 //! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
 //! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them.
+//! `lock` keeps two runs from writing one output.
 //! `cli`, `config`, `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in
 //! `main.rs` only parses arguments and maps errors to exit codes.
 
@@ -19,6 +20,7 @@ pub mod evaluate;
 pub mod fingerprint;
 pub mod fit;
 pub mod incremental;
+pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod output;

@@ -7,6 +7,7 @@ use parlscan::cli::{Cli, Command};
 use parlscan::config::RunConfig;
 use parlscan::error::{exit, Error};
 use parlscan::evaluate;
+use parlscan::lock::OutputLock;
 
 fn main() -> ExitCode {
     keep_freed_memory();
@@ -26,6 +27,8 @@ fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Classify(args) => {
             let config = RunConfig::from_args(&args)?;
+            // Held until the output, manifest and rejects are all written.
+            let _lock = config.output.as_deref().map(|out| OutputLock::acquire(out, args.wait)).transpose()?;
             let summary = parlscan::pipeline::classify(&config)?;
             if !config.quiet {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
@@ -46,6 +49,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Merge(args) => {
+            let _lock = OutputLock::acquire(&args.output, args.wait)?;
             let merged = parlscan::merge::merge(&args.parts, &args.output)?;
             if !args.quiet {
                 eprintln!(
