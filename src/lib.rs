@@ -5,7 +5,8 @@
 //! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
 //! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
 //! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them.
-//! `lock` keeps two runs from writing one output.
+//! `lock` keeps two runs from writing one output, and `integrity` checks the installed default
+//! model.
 //! `cli`, `config`, `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in
 //! `main.rs` only parses arguments and maps errors to exit codes.
 
@@ -20,6 +21,7 @@ pub mod evaluate;
 pub mod fingerprint;
 pub mod fit;
 pub mod incremental;
+pub mod integrity;
 pub mod lock;
 pub mod manifest;
 pub mod merge;
