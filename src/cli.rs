@@ -11,7 +11,8 @@ macro_rules! exit_codes {
   0   every row was read and scored
   1   done, output written, but some rows were not scored (see their `status`)
   64  bad usage or configuration (flags, taxonomy, head)
-  65  an input cannot be used (no text column, malformed file)
+  65  an input cannot be used (no text column, malformed file), or more rows were not scored than
+      --max-not-scored allows (the output is written)
   66  an input file does not exist
   70  internal failure (the model failed at run time)
   74  writing the output failed (disk full, permissions); any previous output is left intact
@@ -223,6 +224,12 @@ pub struct ClassifyArgs {
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
 
+    /// Exit 65 instead of 1 when more rows than this were not scored: a number of rows, or a
+    /// percentage of the rows read. The output and manifest are written either way.
+    /// Example: `--max-not-scored 50` or `--max-not-scored 0.5%`
+    #[arg(long, value_name = "N|P%")]
+    pub max_not_scored: Option<crate::max_not_scored::MaxNotScored>,
+
     /// When another run is writing the same output (-o), wait for it to finish instead of exiting
     /// with 75.
     #[arg(long)]
@@ -415,10 +422,14 @@ mod tests {
         assert!(a.incremental && a.restart);
         assert_eq!(a.checkpoint_every, 10);
         assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--incremental"]).is_err(), "needs -o");
-        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a.csv", "-o", "o.csv", "--wait"]).unwrap().command else {
+        let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "-o", "o.csv", "--max-not-scored", "0.5%", "--wait"]).unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert_eq!((a.max_not_scored, a.wait), (Some(crate::max_not_scored::MaxNotScored::Percent(0.5)), true));
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--max-not-scored", "12"]).unwrap().command else {
             panic!("classify")
         };
-        assert!(a.wait);
+        assert_eq!(a.max_not_scored, Some(crate::max_not_scored::MaxNotScored::Rows(12)));
+        assert!(Cli::try_parse_from(["parlscan", "classify", "a", "--max-not-scored", "12 rows"]).is_err());
         let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--shard", "1/4", "--shards", "4"]).unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!((a.shard, a.shards), (Some(crate::shard::Shard { index: 1, count: 4 }), Some(4)));
@@ -501,7 +512,7 @@ mod tests {
             panic!("classify")
         };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, None));
-        assert!(a.output.is_none() && !a.quiet && !a.wait);
+        assert!(a.output.is_none() && !a.quiet && !a.wait && a.max_not_scored.is_none());
         assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, None));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }

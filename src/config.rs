@@ -44,6 +44,8 @@ pub struct RunConfig {
     pub delimiter: Option<u8>,
     pub format: crate::output_formats::OutputFormat,
     pub excel: bool,
+    /// Above this many rows not scored, exit 65 instead of 1 (`--max-not-scored`).
+    pub max_not_scored: Option<crate::max_not_scored::MaxNotScored>,
 }
 
 /// Which scorer `classify` uses.
@@ -215,6 +217,7 @@ impl RunConfig {
             delimiter: args.delimiter,
             format: args.format,
             excel: args.excel,
+            max_not_scored: args.max_not_scored,
         })
     }
 }

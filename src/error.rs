@@ -13,7 +13,8 @@ pub mod exit {
     pub const PARTIAL: i32 = 1;
     /// Bad command line or configuration (flags, taxonomy, head) (EX_USAGE).
     pub const USAGE: i32 = 64;
-    /// An input could not be used: missing text column, unreadable file (EX_DATAERR).
+    /// An input could not be used: missing text column, unreadable file; or more rows were not
+    /// scored than `--max-not-scored` allows (EX_DATAERR).
     pub const DATA: i32 = 65;
     /// An input file does not exist or cannot be opened (EX_NOINPUT).
     pub const NO_INPUT: i32 = 66;

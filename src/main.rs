@@ -8,6 +8,7 @@ use parlscan::config::RunConfig;
 use parlscan::error::{exit, Error};
 use parlscan::evaluate;
 use parlscan::lock::OutputLock;
+use parlscan::max_not_scored;
 
 fn main() -> ExitCode {
     keep_freed_memory();
@@ -34,7 +35,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
                 eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}", summary.scorer);
             }
-            Ok(summary.exit_code())
+            let code = max_not_scored::exit_code(summary.exit_code(), &summary.counts, config.max_not_scored);
+            if let Some(limit) = config.max_not_scored.filter(|_| code == exit::DATA) {
+                eprintln!("parlscan: {}", max_not_scored::explain(&summary.counts, limit));
+            }
+            Ok(code)
         }
         Command::Evaluate(args) => {
             let gold = evaluate::read_labels(&args.gold, &args.id_col, false)?;
