@@ -51,7 +51,7 @@ pub fn check_model_files(dir: &Path, cache: Option<&Path>) -> Result<(), Error> 
             }
         };
         // What a change to the file's content changes; ctime cannot be set back by hand.
-        let stamp = format!("{sum} {} {}.{} {}.{} {name}", meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec());
+        let stamp = format!("{sum} {} {}.{:09} {}.{:09} {name}", meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec());
         if cached.contains(&stamp) {
             verified.insert(stamp);
             continue;
@@ -79,7 +79,7 @@ pub fn check_model_files(dir: &Path, cache: Option<&Path>) -> Result<(), Error> 
 /// not this check's business (`classify` sets it aside with a note).
 pub fn check_default_head(head: &Path, model_dir: &Path, encoder_sha256: &str) -> Result<(), Error> {
     let fix = format!(
-        "restore it (`git checkout -- {}`) or rerun `scripts/setup.sh`; --no-head scores with the label prototypes alone",
+        "restore the head with `git checkout -- {}` and the model with `scripts/setup.sh`; --no-head scores with the label prototypes alone",
         head.display()
     );
     let file = HeadFile::load(head).map_err(|e| Error::Setup(format!("the default head cannot be used: {e}\n  ({fix})")))?;
