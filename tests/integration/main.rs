@@ -5,6 +5,7 @@
 mod classify;
 mod fit;
 mod formats;
+mod lock;
 mod model;
 mod nightly;
 mod onnx;
