@@ -11,10 +11,12 @@ macro_rules! exit_codes {
   0   every row was read and scored
   1   done, output written, but some rows were not scored (see their `status`)
   64  bad usage or configuration (flags, taxonomy, head)
-  65  an input cannot be used (no text column, malformed file)
+  65  an input cannot be used (no text column, malformed file), or more rows were not scored than
+      --max-not-scored allows (the output is written)
   66  an input file does not exist
   70  internal failure (the model failed at run time)
   74  writing the output failed (disk full, permissions); any previous output is left intact
+  75  another parlscan run is writing the same output: try again later, or pass --wait
   78  model, libtorch or ONNX Runtime missing or incomplete (run scripts/setup.sh), or no GPU for --device cuda"
     };
 }
@@ -216,6 +218,17 @@ pub struct ClassifyArgs {
     /// (JOB_COMPLETION_INDEX). Example: `--shards 8`
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
+
+    /// Exit 65 instead of 1 when more rows than this were not scored: a number of rows, or a
+    /// percentage of the rows read. The output and manifest are written either way.
+    /// Example: `--max-not-scored 50` or `--max-not-scored 0.5%`
+    #[arg(long, value_name = "N|P%")]
+    pub max_not_scored: Option<crate::max_not_scored::MaxNotScored>,
+
+    /// When another run is writing the same output (-o), wait for it to finish instead of exiting
+    /// with 75.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// `classify --fast[=KIND]`.
@@ -264,6 +277,10 @@ pub struct MergeArgs {
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// When another run is writing the same output, wait for it to finish instead of exiting with 75.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// The labelled data `fit` and `tune` learn from.
@@ -409,6 +426,14 @@ mod tests {
         assert!(a.incremental && a.restart);
         assert_eq!(a.checkpoint_every, 10);
         assert!(Cli::try_parse_from(["parlscan", "classify", "a.csv", "--incremental"]).is_err(), "needs -o");
+        let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "-o", "o.csv", "--max-not-scored", "0.5%", "--wait"]).unwrap();
+        let Command::Classify(a) = cli.command else { panic!("classify") };
+        assert_eq!((a.max_not_scored, a.wait), (Some(crate::max_not_scored::MaxNotScored::Percent(0.5)), true));
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a", "--max-not-scored", "12"]).unwrap().command else {
+            panic!("classify")
+        };
+        assert_eq!(a.max_not_scored, Some(crate::max_not_scored::MaxNotScored::Rows(12)));
+        assert!(Cli::try_parse_from(["parlscan", "classify", "a", "--max-not-scored", "12 rows"]).is_err());
         let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--shard", "1/4", "--shards", "4"]).unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!((a.shard, a.shards), (Some(crate::shard::Shard { index: 1, count: 4 }), Some(4)));
@@ -477,11 +502,11 @@ mod tests {
 
     #[test]
     fn every_merge_flag_parses() {
-        let cli = Cli::try_parse_from(["parlscan", "merge", "p0.csv", "p1.csv", "-o", "out.csv", "--quiet"]).unwrap();
+        let cli = Cli::try_parse_from(["parlscan", "merge", "p0.csv", "p1.csv", "-o", "out.csv", "--quiet", "--wait"]).unwrap();
         let Command::Merge(a) = cli.command else { panic!("merge") };
         assert_eq!(a.parts, [PathBuf::from("p0.csv"), PathBuf::from("p1.csv")]);
         assert_eq!(a.output, PathBuf::from("out.csv"));
-        assert!(a.quiet);
+        assert!(a.quiet && a.wait);
         assert!(Cli::try_parse_from(["parlscan", "merge", "p0.csv"]).is_err(), "-o is required");
     }
 
@@ -491,7 +516,7 @@ mod tests {
             panic!("classify")
         };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads), ("text", "id", 0));
-        assert!(a.output.is_none() && !a.quiet);
+        assert!(a.output.is_none() && !a.quiet && !a.wait && a.max_not_scored.is_none());
         assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, None));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }

@@ -41,6 +41,8 @@ pub struct RunConfig {
     pub delimiter: Option<u8>,
     pub format: crate::output::OutputFormat,
     pub excel: bool,
+    /// Above this many rows not scored, exit 65 instead of 1 (`--max-not-scored`).
+    pub max_not_scored: Option<crate::max_not_scored::MaxNotScored>,
 }
 
 /// Which scorer `classify` uses.
@@ -50,6 +52,10 @@ pub enum HeadChoice {
     None,
     /// The default head, if it matches the model and taxonomy in use (else prototypes, with a note).
     Default(PathBuf),
+    /// The default head with the default model: both come from the set-up, so a head that is
+    /// missing, unreadable or fitted on other weights is a damaged install (exit 78). One made
+    /// for another taxonomy is set aside with a note, as for `Default`.
+    Installed(PathBuf),
     /// A head the user named: a mismatch is an error.
     Named(PathBuf),
 }
@@ -119,8 +125,11 @@ impl RunConfig {
             problems.push(Error::Usage("a sharded run writes a part file: pass -o FILE".into()));
         }
         let model_dir = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
-        if let Err(e) = check_model_dir(&model_dir) {
-            problems.push(e);
+        let default_model = args.model.is_none() || same_file(&model_dir, &project_path(DEFAULT_MODEL));
+        match check_model_dir(&model_dir) {
+            Err(e) => problems.push(e),
+            Ok(()) if default_model => problems.extend(crate::integrity::check_default_model(&model_dir).err()),
+            Ok(()) => {}
         }
         let bf16 = Engine::Torch { cuda: false, precision: TorchPrecision::Bf16 };
         let engine = match (args.fast, args.engine, args.device) {
@@ -158,6 +167,7 @@ impl RunConfig {
                 }
                 HeadChoice::Named(p.clone())
             }
+            (None, false) if default_model => HeadChoice::Installed(crate::score::head::default_path()),
             (None, false) => HeadChoice::Default(crate::score::head::default_path()),
         };
         if !problems.is_empty() {
@@ -187,6 +197,7 @@ impl RunConfig {
             delimiter: args.delimiter,
             format: args.format,
             excel: args.excel,
+            max_not_scored: args.max_not_scored,
         })
     }
 }

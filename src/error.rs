@@ -13,7 +13,8 @@ pub mod exit {
     pub const PARTIAL: i32 = 1;
     /// Bad command line or configuration (flags, taxonomy, head) (EX_USAGE).
     pub const USAGE: i32 = 64;
-    /// An input could not be used: missing text column, unreadable file (EX_DATAERR).
+    /// An input could not be used: missing text column, unreadable file; or more rows were not
+    /// scored than `--max-not-scored` allows (EX_DATAERR).
     pub const DATA: i32 = 65;
     /// An input file does not exist or cannot be opened (EX_NOINPUT).
     pub const NO_INPUT: i32 = 66;
@@ -21,6 +22,8 @@ pub mod exit {
     pub const SOFTWARE: i32 = 70;
     /// Writing the output failed (disk full, permissions) (EX_IOERR).
     pub const IO: i32 = 74;
+    /// Another run is writing the same output: try again later, or pass `--wait` (EX_TEMPFAIL).
+    pub const TEMPFAIL: i32 = 75;
     /// The model, libtorch or ONNX Runtime is missing or incomplete, or `--device cuda` finds no
     /// GPU: run the set-up (EX_CONFIG).
     pub const CONFIG: i32 = 78;
@@ -84,6 +87,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Another run holds the output's lock (`lock`).
+    #[error("{0}")]
+    Busy(String),
+
     /// Something the set-up provides is missing: ONNX Runtime, or a GPU libtorch can use.
     #[error("{0}")]
     Setup(String),
@@ -138,6 +145,7 @@ impl Error {
             Error::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => exit::NO_INPUT,
             Error::Read { .. } | Error::Input { .. } => exit::DATA,
             Error::Write { .. } => exit::IO,
+            Error::Busy(_) => exit::TEMPFAIL,
             Error::Model { .. } | Error::Setup(_) => exit::CONFIG,
             Error::Taxonomy { .. } | Error::Head { .. } | Error::Usage(_) => exit::USAGE,
             Error::Inference(_) | Error::Tokenizer(_) => exit::SOFTWARE,

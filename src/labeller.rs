@@ -313,9 +313,12 @@ impl Labeller {
             HeadChoice::None => None,
             HeadChoice::Named(path) => Some((path.clone(), load_head(path, encoder_sha256, config)?)),
             HeadChoice::Default(path) if !path.is_file() => None,
-            HeadChoice::Default(path) => match load_head(path, encoder_sha256, config) {
+            HeadChoice::Default(path) | HeadChoice::Installed(path) => match load_head(path, encoder_sha256, config) {
                 Ok(file) => Some((path.clone(), file)),
                 Err(e) => {
+                    if let HeadChoice::Installed(_) = config.head {
+                        crate::integrity::check_default_head(path, &config.model_dir, encoder_sha256)?;
+                    }
                     eprintln!("parlscan: note: not using the default head: {e}");
                     None
                 }

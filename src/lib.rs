@@ -5,6 +5,8 @@
 //! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
 //! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
 //! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them.
+//! `lock` keeps two runs from writing one output, `integrity` checks the installed default model,
+//! and `max_not_scored` turns too many unscored rows into a failing exit code.
 //! `cli`, `config`, `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in
 //! `main.rs` only parses arguments and maps errors to exit codes.
 
@@ -20,8 +22,11 @@ pub mod files;
 pub mod fingerprint;
 pub mod fit;
 pub mod incremental;
+pub mod integrity;
 pub mod labeller;
+pub mod lock;
 pub mod manifest;
+pub mod max_not_scored;
 pub mod merge;
 pub mod output;
 pub mod pipeline;

@@ -7,6 +7,8 @@ use parlscan::cli::{Cli, Command};
 use parlscan::config::RunConfig;
 use parlscan::error::{exit, Error};
 use parlscan::evaluate;
+use parlscan::lock::OutputLock;
+use parlscan::max_not_scored;
 
 fn main() -> ExitCode {
     keep_freed_memory();
@@ -34,12 +36,18 @@ fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Classify(args) => {
             let config = RunConfig::from_args(&args)?;
+            // Held until the output, manifest and rejects are all written.
+            let _lock = config.output.as_deref().map(|out| OutputLock::acquire(out, args.wait)).transpose()?;
             let summary = parlscan::pipeline::classify(&config)?;
             if !config.quiet {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
                 eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}", summary.scorer);
             }
-            Ok(summary.exit_code())
+            let code = max_not_scored::exit_code(summary.exit_code(), &summary.counts, config.max_not_scored);
+            if let Some(limit) = config.max_not_scored.filter(|_| code == exit::DATA) {
+                eprintln!("parlscan: {}", max_not_scored::explain(&summary.counts, limit));
+            }
+            Ok(code)
         }
         Command::Evaluate(args) => {
             let gold = evaluate::read_labels(&args.gold, &args.id_col, false)?;
@@ -54,6 +62,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Merge(args) => {
+            let _lock = OutputLock::acquire(&args.output, args.wait)?;
             let merged = parlscan::merge::merge(&args.parts, &args.output)?;
             if !args.quiet {
                 eprintln!(

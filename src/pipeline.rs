@@ -412,7 +412,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
                 wall_seconds: summary.wall.as_secs_f64(),
                 speeches_per_second: summary.speeches_per_second(),
             },
-            exit_status: summary.exit_code(),
+            exit_status: crate::max_not_scored::exit_code(summary.exit_code(), &summary.counts, config.max_not_scored),
             skipped_inputs: summary.skipped_inputs.clone(),
         };
         manifest.write(&manifest::manifest_path(out))?;

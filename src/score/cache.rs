@@ -23,6 +23,18 @@ pub struct EmbeddingCache {
     encoder_key: String,
 }
 
+/// The cache folder the environment names, if any (also where `integrity` keeps its verdicts).
+pub fn dir_from_env() -> Option<PathBuf> {
+    match std::env::var_os("PARLSCAN_CACHE") {
+        Some(v) if v == "off" || v.is_empty() => None,
+        Some(v) => Some(PathBuf::from(v)),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            Some(x) => Some(Path::new(&x).join("parlscan")),
+            None => Some(Path::new(&std::env::var_os("HOME")?).join(".cache").join("parlscan")),
+        },
+    }
+}
+
 impl EmbeddingCache {
     pub fn new(dir: PathBuf, encoder_key: impl Into<String>) -> Self {
         EmbeddingCache { dir, encoder_key: encoder_key.into() }
@@ -30,15 +42,7 @@ impl EmbeddingCache {
 
     /// The cache folder the environment names, if any.
     pub fn from_env(encoder_key: impl Into<String>) -> Option<Self> {
-        let dir = match std::env::var_os("PARLSCAN_CACHE") {
-            Some(v) if v == "off" || v.is_empty() => return None,
-            Some(v) => PathBuf::from(v),
-            None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-                Some(x) => Path::new(&x).join("parlscan"),
-                None => Path::new(&std::env::var_os("HOME")?).join(".cache").join("parlscan"),
-            },
-        };
-        Some(Self::new(dir, encoder_key))
+        Some(Self::new(dir_from_env()?, encoder_key))
     }
 
     /// The file holding the embeddings of these sequences.

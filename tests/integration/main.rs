@@ -3,8 +3,10 @@
 //! Tests that need the model fail (never skip) when it is missing: run `scripts/setup.sh`.
 
 mod classify;
+mod docs;
 mod fit;
 mod formats;
+mod lock;
 mod model;
 mod nightly;
 mod onnx;
