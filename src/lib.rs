@@ -4,7 +4,8 @@
 //! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
 //! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
 //! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
-//! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them.
+//! ones; `report` draws a labelled corpus as one HTML page; `fit` learns heads from labelled
+//! speeches, and `tune` fine-tunes the encoder on them.
 //! `cli`, `config`, `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in
 //! `main.rs` only parses arguments and maps errors to exit codes.
 
@@ -24,6 +25,7 @@ pub mod merge;
 pub mod output;
 pub mod output_formats;
 pub mod pipeline;
+pub mod report;
 pub mod score;
 pub mod segment;
 pub mod shard;
