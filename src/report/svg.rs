@@ -62,12 +62,12 @@ impl Svg {
         let _ = write!(self.out, r#"<text x="{}" y="{}" text-anchor="{anchor}" class="{class}">{}</text>"#, n(x), n(y), escape(s));
     }
 
-    /// Text turned by `angle` degrees around its anchor.
-    pub fn text_turned(&mut self, x: f64, y: f64, angle: f64, s: &str) {
+    /// Text turned by `angle` degrees around its anchor (`start`: the text begins there).
+    pub fn text_turned(&mut self, x: f64, y: f64, angle: f64, anchor: &str, s: &str) {
         let (x, y) = (n(x), n(y));
         let _ = write!(
             self.out,
-            r#"<text x="{x}" y="{y}" text-anchor="end" class="tick" transform="rotate({} {x} {y})">{}</text>"#,
+            r#"<text x="{x}" y="{y}" text-anchor="{anchor}" class="tick" transform="rotate({} {x} {y})">{}</text>"#,
             n(angle),
             escape(s)
         );
@@ -213,7 +213,7 @@ impl ColumnBox {
             let x = self.left + self.slot * (i as f64 + 0.5);
             let y = self.top + self.height + 14.0;
             if turned {
-                svg.text_turned(x + 4.0, y, -40.0, &cut(label, 14));
+                svg.text_turned(x + 4.0, y, -40.0, "end", &cut(label, 14));
             } else {
                 svg.text(x, y, "middle", "tick", &cut(label, 14));
             }
@@ -282,14 +282,16 @@ pub fn stacked_columns(title: &str, cols: &[(String, Vec<u64>)], series: &[Serie
 pub fn heatmap(title: &str, rows: &[String], cols: &[String], values: &[Vec<f64>], text: &[Vec<String>], max: f64, row_axis: &str, col_axis: &str) -> String {
     let left = label_column(rows.iter().map(|l| l.chars().count())) + 14.0;
     let cell = ((WIDTH - left - 20.0) / cols.len().max(1) as f64).clamp(14.0, 56.0);
-    let top = (label_width(&cols.iter().max_by_key(|c| c.chars().count()).cloned().unwrap_or_default(), 6.0).min(150.0)) * 0.75 + 22.0;
+    // Column labels run up and to the right at 45°: their height is about 0.7 of their length.
+    let longest = cols.iter().map(|c| c.chars().count().min(25)).max().unwrap_or(0);
+    let top = longest as f64 * 6.0 * 0.72 + 30.0;
     let height = top + cell * rows.len() as f64 + 8.0;
-    let width = (left + cell * cols.len() as f64 + 20.0).max(260.0);
+    let width = (left + cell * cols.len() as f64 + longest as f64 * 6.0 * 0.72).max(260.0);
     let mut svg = Svg::new(width, height, title);
     svg.text(left, 11.0, "start", "axis-name", col_axis);
-    svg.text_turned(10.0, top, -90.0, row_axis);
+    svg.text_turned(12.0, top + cell * rows.len() as f64 / 2.0, -90.0, "middle", row_axis);
     for (c, label) in cols.iter().enumerate() {
-        svg.text_turned(left + cell * (c as f64 + 0.5) + 3.0, top - 5.0, -45.0, &cut(label, 20));
+        svg.text_turned(left + cell * (c as f64 + 0.5), top - 6.0, -45.0, "start", &cut(label, 24));
     }
     for (r, label) in rows.iter().enumerate() {
         let y = top + cell * r as f64;
@@ -328,7 +330,7 @@ pub fn reliability(title: &str, bins: &[(f64, f64, usize)]) -> String {
     }
     svg.line(x(0.0), y(0.0), x(1.0), y(1.0), "diagonal");
     svg.text(x(0.5), y(0.0) + 32.0, "middle", "axis-name", "predicted on_topic (bin mean)");
-    svg.text_turned(14.0, y(0.5) - 60.0, -90.0, "observed on topic (gold)");
+    svg.text_turned(14.0, y(0.5), -90.0, "middle", "observed on topic (gold)");
     let points: Vec<(f64, f64)> = bins.iter().map(|&(p, o, _)| (x(p), y(o))).collect();
     svg.polyline(&points, "curve");
     let most = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64;

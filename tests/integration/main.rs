@@ -8,6 +8,7 @@ mod formats;
 mod model;
 mod nightly;
 mod onnx;
+mod report;
 mod robust;
 mod tune;
 mod util;
