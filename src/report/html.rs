@@ -6,7 +6,7 @@
 //! nothing: figures come from the summary and from `evaluate`.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::evaluate::{self, STANCES};
 use crate::manifest::Manifest;
@@ -42,7 +42,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -128,7 +128,7 @@ pub fn render(page: &Page) -> String {
     );
     if s.read == 0 {
         out.push_str("</header>\n<main>\n<section id=\"counts\">\n<h2>Counts</h2>\n");
-        let _ = write!(out, "<p class=\"empty\" data-figure=\"read\" data-value=\"0\">This output holds no speeches: there is nothing to summarise.</p>\n");
+        let _ = writeln!(out, "<p class=\"empty\" data-figure=\"read\" data-value=\"0\">This output holds no speeches: there is nothing to summarise.</p>");
         problems(&mut out, page);
         out.push_str("</section>\n");
     } else {
@@ -261,9 +261,9 @@ fn topics(out: &mut String, s: &Summary) {
             }
         })
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Share of the {} on-topic speeches that list each topic (a speech may list several).</figcaption></figure>\n",
+        "<figure>{}<figcaption>Share of the {} on-topic speeches that list each topic (a speech may list several).</figcaption></figure>",
         svg::hbars("Topic prevalence among on-topic speeches", &bars, 0.0),
         count(s.on_topic)
     );
@@ -288,7 +288,7 @@ fn topics(out: &mut String, s: &Summary) {
     let _ = write!(
         out,
         "<figure>{}<figcaption>On-topic speeches listing both topics; the diagonal counts the topic alone. Shading is scaled to the largest off-diagonal count.</figcaption></figure>\n</section>\n",
-        svg::heatmap("Topic co-occurrence", &s.topics, &s.topics, &values, &text, max as f64, "topic", "topic")
+        svg::heatmap("Topic co-occurrence", &s.topics, &s.topics, &values, &text, max as f64, ["topic", "topic"])
     );
 }
 
@@ -308,9 +308,9 @@ fn stance(out: &mut String, s: &Summary) {
     }
     let mut rows = vec![("all on-topic speeches".to_string(), s.stance[..4].to_vec())];
     rows.extend(s.topics.iter().enumerate().map(|(i, t)| (t.clone(), s.stance_by_topic[i].to_vec())));
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Stance of the on-topic speeches, overall and among those listing each topic.</figcaption></figure>\n",
+        "<figure>{}<figcaption>Stance of the on-topic speeches, overall and among those listing each topic.</figcaption></figure>",
         svg::stacked_hbars("Stance overall and per topic", &rows, &stance_series())
     );
     let bins: Vec<(String, Vec<u64>)> = s
@@ -379,15 +379,15 @@ fn time(out: &mut String, s: &Summary, t: &super::summary::Timeline, date_column
         })
         .collect();
     let ticks = vec![(0.0, "0%".to_string()), (hi / 2.0, svg::percent(hi / 2.0)), (hi, svg::percent(hi))];
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Share of the scored speeches that are on topic, per {unit}.</figcaption></figure>\n",
+        "<figure>{}<figcaption>Share of the scored speeches that are on topic, per {unit}.</figcaption></figure>",
         svg::columns(&format!("On-topic share per {unit}"), &share_cols, 0.0, hi, &ticks, PALETTE[0])
     );
     let mix: Vec<(String, Vec<u64>)> = bins.iter().map(|(l, b)| (l.clone(), (0..s.topics.len()).map(|i| b.topic(i)).collect())).collect();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Of the topics listed by on-topic speeches in each {unit}, the share of each.</figcaption></figure>\n",
+        "<figure>{}<figcaption>Of the topics listed by on-topic speeches in each {unit}, the share of each.</figcaption></figure>",
         svg::stacked_columns(&format!("Topic mix per {unit}"), &mix, &topic_series(s), true)
     );
     let m = bins.iter().filter_map(|(_, b)| b.mean_stance_score()).fold(0.0_f64, |a, x| a.max(x.abs()));
@@ -432,16 +432,16 @@ fn groups(out: &mut String, s: &Summary, group_columns: &[String]) {
             colour: PALETTE[0].into(),
         })
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Share of each group's scored speeches that are on topic.</figcaption></figure>\n",
+        "<figure>{}<figcaption>Share of each group's scored speeches that are on topic.</figcaption></figure>",
         svg::hbars("On-topic share per group", &bars, 0.0)
     );
     let rows: Vec<(String, Vec<u64>)> = top.iter().filter(|(_, t)| t.on_topic > 0).map(|(g, t)| (g.clone(), t.stance.to_vec())).collect();
     if !rows.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure>{}<figcaption>Stance of each group's on-topic speeches (groups with any).</figcaption></figure>\n",
+            "<figure>{}<figcaption>Stance of each group's on-topic speeches (groups with any).</figcaption></figure>",
             svg::stacked_hbars("Stance per group", &rows, &stance_series())
         );
     }
@@ -508,7 +508,7 @@ fn read_first(out: &mut String, s: &Summary) {
     out.push_str("</section>\n");
 }
 
-fn gold(out: &mut String, path: &PathBuf, r: &evaluate::Report) {
+fn gold(out: &mut String, path: &Path, r: &evaluate::Report) {
     let _ = write!(
         out,
         "<section id=\"gold\">\n<h2>Against gold labels</h2>\n<p class=\"sub\">The figures of <code>parlscan evaluate</code> against \
@@ -537,7 +537,7 @@ macro F1 <span data-figure=\"gold:macro-f1\">{:.3}</span>; on topic F1 <span dat
         })
         .collect();
     if !bars.is_empty() {
-        let _ = write!(out, "<figure>{}<figcaption>F1 of each topic against the gold topics (support: gold speeches with the topic).</figcaption></figure>\n", svg::hbars("F1 per topic", &bars, 1.0));
+        let _ = writeln!(out, "<figure>{}<figcaption>F1 of each topic against the gold topics (support: gold speeches with the topic).</figcaption></figure>", svg::hbars("F1 per topic", &bars, 1.0));
         out.push_str("<table>\n<tr><th>topic</th><th class=\"num\">precision</th><th class=\"num\">recall</th><th class=\"num\">F1</th><th class=\"num\">support</th></tr>\n");
         for (t, p) in &r.topics {
             let _ = writeln!(
@@ -558,16 +558,16 @@ macro F1 <span data-figure=\"gold:macro-f1\">{:.3}</span>; on topic F1 <span dat
     let values: Vec<Vec<f64>> = r.stance_confusion.iter().map(|row| row.iter().map(|&c| c as f64).collect()).collect();
     let text: Vec<Vec<String>> = r.stance_confusion.iter().map(|row| row.iter().map(|c| c.to_string()).collect()).collect();
     let max = r.stance_confusion.iter().flatten().copied().max().unwrap_or(0) as f64;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<figure>{}<figcaption>Speeches by gold stance (rows) and predicted stance (columns); the diagonal is agreement.</figcaption></figure>\n",
-        svg::heatmap("Stance confusion matrix", &names, &names, &values, &text, max, "gold", "predicted")
+        "<figure>{}<figcaption>Speeches by gold stance (rows) and predicted stance (columns); the diagonal is agreement.</figcaption></figure>",
+        svg::heatmap("Stance confusion matrix", &names, &names, &values, &text, max, ["gold", "predicted"])
     );
     if !r.on_topic_reliability.is_empty() {
         let bins: Vec<(f64, f64, usize)> = r.on_topic_reliability.iter().map(|b| (b.mean_predicted, b.observed, b.count)).collect();
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure>{}<figcaption>Reliability of <code>on_topic</code>: per tenth of the predicted score, its mean against the share of those speeches that are on topic in the gold labels.</figcaption></figure>\n",
+            "<figure>{}<figcaption>Reliability of <code>on_topic</code>: per tenth of the predicted score, its mean against the share of those speeches that are on topic in the gold labels.</figcaption></figure>",
             svg::reliability("On-topic reliability diagram", &bins)
         );
     }

@@ -166,3 +166,37 @@ fn refuse_to_overwrite_an_input(o: &Options) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn every_report_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "parlscan", "report", "a.csv", "b.parquet", "-o", "r.html", "--gold", "g.csv", "--date-col", "when", "--group-col", "side",
+            "--title", "T", "--id-col", "sid", "--quiet",
+        ])
+        .unwrap();
+        let Command::Report(a) = cli.command else { panic!("report") };
+        assert_eq!(a.inputs, [PathBuf::from("a.csv"), PathBuf::from("b.parquet")]);
+        assert_eq!((a.output, a.gold), ("r.html".into(), Some("g.csv".into())));
+        assert_eq!((a.date_col.as_deref(), a.group_col.as_deref(), a.title.as_deref()), (Some("when"), Some("side"), Some("T")));
+        assert_eq!((a.id_col.as_str(), a.quiet), ("sid", true));
+        let Command::Report(a) = Cli::try_parse_from(["parlscan", "report", "a.csv", "-o", "r.html"]).unwrap().command else {
+            panic!("report")
+        };
+        assert_eq!((a.gold, a.date_col, a.group_col, a.title, a.id_col.as_str(), a.quiet), (None, None, None, None, "id", false));
+        assert!(Cli::try_parse_from(["parlscan", "report", "a.csv"]).is_err(), "-o is required");
+        assert!(Cli::try_parse_from(["parlscan", "report", "-o", "r.html"]).is_err(), "an input is required");
+        let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "a.csv", "-o", "o.csv", "--report", "r.html"]).unwrap().command
+        else {
+            panic!("classify")
+        };
+        assert_eq!(a.report, Some("r.html".into()));
+    }
+}

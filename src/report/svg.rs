@@ -278,8 +278,10 @@ pub fn stacked_columns(title: &str, cols: &[(String, Vec<u64>)], series: &[Serie
     svg.finish()
 }
 
-/// A heatmap: `values[r][c]` shaded from white to blue over [0, `max`], with `text` in the cells.
-pub fn heatmap(title: &str, rows: &[String], cols: &[String], values: &[Vec<f64>], text: &[Vec<String>], max: f64, row_axis: &str, col_axis: &str) -> String {
+/// A heatmap: `values[r][c]` shaded from white to blue over [0, `max`], with `text` in the cells;
+/// `axes` names the rows and the columns.
+pub fn heatmap(title: &str, rows: &[String], cols: &[String], values: &[Vec<f64>], text: &[Vec<String>], max: f64, axes: [&str; 2]) -> String {
+    let [row_axis, col_axis] = axes;
     let left = label_column(rows.iter().map(|l| l.chars().count())) + 14.0;
     let cell = ((WIDTH - left - 20.0) / cols.len().max(1) as f64).clamp(14.0, 56.0);
     // Column labels run up and to the right at 45°: their height is about 0.7 of their length.

@@ -441,3 +441,47 @@ fn lock(dir: &Path, on: bool) {
         assert!(!writable, "cannot make {} unwritable here (no chattr?): the test cannot check exit 74", dir.display());
     }
 }
+
+/// Every figure on a page, for comparing pages.
+fn all_figures(html: &str) -> Vec<String> {
+    let mut out: Vec<String> = html.match_indices("data-figure=\"").map(|(at, _)| html[at..at + html[at..].find('>').unwrap()].to_string()).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_page_is_the_same_from_csv_jsonl_gzip_and_parquet_outputs() {
+    let wd = Workdir::new();
+    let input = project().join("tests/fixtures/formats/ParlaMint-GB_2016-06-07-commons.txt");
+    let mut pages = Vec::new();
+    for format in ["csv", "jsonl", "parquet"] {
+        let (out, page) = (format!("out.{format}"), format!("{format}.html"));
+        let run = wd.run(&["classify", input.to_str().unwrap(), "-o", &out, "--format", format, "--report", &page, "--quiet"]);
+        assert!(run.status.success(), "{format}: {}", stderr(&run));
+        pages.push((format.to_string(), std::fs::read_to_string(wd.path(&page)).unwrap()));
+    }
+    let gz = gzipped(&wd.path("out.jsonl"));
+    let run = wd.run(&["report", gz.to_str().unwrap(), "-o", "gz.html"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    pages.push(("jsonl.gz".into(), std::fs::read_to_string(wd.path("gz.html")).unwrap()));
+    let csv = all_figures(&pages[0].1);
+    assert!(csv.iter().any(|f| f.starts_with("data-figure=\"read\" data-value=\"4\"")), "{csv:?}");
+    for (format, html) in &pages[1..] {
+        assert_eq!(all_figures(html), csv, "{format} gives other figures than csv");
+    }
+
+    // An empty Parquet output (no rows, a schema) is an empty output too.
+    wd.write("empty.csv", "id,text\n");
+    let run = wd.run(&["classify", "empty.csv", "-o", "empty.parquet", "--format", "parquet", "--report", "empty.html", "--quiet"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(std::fs::read_to_string(wd.path("empty.html")).unwrap().contains("This output holds no speeches"));
+}
+
+/// `path` gzipped beside it, with the system's gzip (the test crate has no gzip dependency).
+fn gzipped(path: &Path) -> PathBuf {
+    let st = Command::new("gzip").args(["-k", "-f"]).arg(path).status().expect("run gzip");
+    assert!(st.success());
+    let mut gz = path.as_os_str().to_owned();
+    gz.push(".gz");
+    PathBuf::from(gz)
+}
