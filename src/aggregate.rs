@@ -43,6 +43,14 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// How a head's speeches list topics.
+    pub fn of_head(head: &crate::score::head::HeadFile) -> Self {
+        Listing {
+            min_topics: head.min_topics.max(usize::from(head.at_least_one_topic)),
+            off_topic: head.topics.iter().map(|t| head.listed_off_topic.contains(t)).collect(),
+        }
+    }
+
     fn off_topic(&self, t: usize) -> bool {
         self.off_topic.get(t).copied().unwrap_or(false)
     }

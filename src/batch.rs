@@ -16,27 +16,6 @@ use ndarray::Array2;
 use crate::encoder::{Encoder, TokenBatch};
 use crate::error::Error;
 
-/// How the sentences of a chunk are embedded for sentence-level scoring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SentenceEmbedding {
-    /// Pooled from the chunk's own forward pass: no extra model work.
-    #[default]
-    Context,
-    /// Each sentence run through the model on its own, wrapped in the special tokens: about twice
-    /// the model work, and closer to the short statements heads learn from.
-    Alone,
-}
-
-impl SentenceEmbedding {
-    pub fn name(self) -> &'static str {
-        match self {
-            SentenceEmbedding::Context => "in context",
-            SentenceEmbedding::Alone => "alone",
-        }
-    }
-}
-
 /// The order chunks are run in: longest first (so a memory problem shows early), ties in input
 /// order.
 pub fn plan(lengths: &[usize]) -> Vec<usize> {
@@ -90,21 +69,6 @@ pub fn embed_all_with_spans(
         }
     }
     Ok((out, span_out))
-}
-
-/// Embeds each chunk and, for chunks with more than one sentence (`spans[i]`, ranges into
-/// `sequences[i]`), each sentence the way `mode` says. Returns the chunk embeddings and, per chunk,
-/// its sentence embeddings (no rows where `spans[i]` is empty).
-pub fn embed_with_sentences(
-    encoder: &dyn Encoder,
-    sequences: &[&[u32]],
-    spans: &[Vec<Range<usize>>],
-    mode: SentenceEmbedding,
-) -> Result<(Array2<f32>, Vec<Array2<f32>>), Error> {
-    match mode {
-        SentenceEmbedding::Context => embed_all_with_spans(encoder, sequences, spans),
-        SentenceEmbedding::Alone => Ok((embed_all(encoder, sequences)?, embed_sentences_alone(encoder, sequences, spans)?)),
-    }
 }
 
 /// Embeds every span of every sequence as a sequence of its own, between the special tokens that
@@ -172,7 +136,7 @@ mod tests {
         let chunk: Vec<u32> = vec![101, 5, 6, 7, 8, 102];
         let short: Vec<u32> = vec![101, 9, 102];
         let spans = vec![vec![1..3, 3..5], Vec::new()];
-        let (rows, sentences) = embed_with_sentences(&enc, &[&chunk, &short], &spans, SentenceEmbedding::Alone).unwrap();
+        let (rows, sentences) = (embed_all(&enc, &[&chunk, &short]).unwrap(), embed_sentences_alone(&enc, &[&chunk, &short], &spans).unwrap());
         assert_eq!(rows.row(0), embed_all(&enc, &[&chunk]).unwrap().row(0));
         assert_eq!(sentences[0].nrows(), 2);
         assert_eq!(sentences[1].nrows(), 0);

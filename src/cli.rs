@@ -152,8 +152,10 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ClassifyArgs {
-    /// Input CSV files with a header row (`.tsv`: tab-separated); `-` reads stdin.
-    /// Example: `parlscan classify debates-2016.csv debates-2017.csv`
+    /// Input files or folders: CSV or TSV with a header row, JSON Lines, ParlaMint (`NAME.txt`
+    /// with `NAME-meta.tsv` beside it) or ParlParse/TheyWorkForYou XML, each optionally gzipped
+    /// (`.gz`); a folder stands for every such file inside it; `-` reads stdin.
+    /// Example: `parlscan classify debates-2016.csv ParlaMint-GB/ hansard.xml.gz`
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -185,11 +187,6 @@ pub struct ClassifyArgs {
     /// Example: `--threads 1`
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
-
-    /// No longer has an effect (every chunk now runs through the model on its own); accepted so
-    /// that existing scripts keep working.
-    #[arg(long, hide = true, value_name = "N")]
-    pub batch_tokens: Option<usize>,
 
     /// No progress bar and no summary on stderr (errors are still printed).
     #[arg(short, long)]
@@ -249,19 +246,17 @@ pub struct ClassifyArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<crate::shard::Shard>,
 
-    /// Input format for every input: auto (from the name, else the content), csv, tsv, jsonl,
-    /// parlamint (NAME.txt + NAME-meta.tsv) or parlparse (TheyWorkForYou XML). Example: `--input-format jsonl`
-    #[arg(long, default_value = "auto", value_name = "NAME")]
+    /// Input format for every input (auto: from the name, else the content). Example: `--input-format jsonl`
+    #[arg(long, value_enum, default_value_t, value_name = "NAME")]
     pub input_format: crate::corpus::InputFormat,
 
     /// Field separator of CSV input (default: `,`, or tab for .tsv). Example: `--delimiter ';'`
     #[arg(long, value_name = "C", value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
 
-    /// Output format: csv, tsv, jsonl, parquet, labelstudio, prodigy or doccano.
-    /// Example: `--format parquet -o labelled.parquet`
-    #[arg(long, default_value = "csv", value_name = "NAME")]
-    pub format: crate::output_formats::OutputFormat,
+    /// Output format. Example: `--format parquet -o labelled.parquet`
+    #[arg(long, value_enum, default_value_t, value_name = "NAME")]
+    pub format: crate::output::OutputFormat,
 
     /// Start CSV/TSV output with a UTF-8 byte-order mark, so Excel shows accents and curly quotes.
     #[arg(long)]
@@ -285,6 +280,15 @@ pub enum FastKind {
     Auto,
     Bf16,
     Int8,
+}
+
+/// `fit --taxonomy-examples`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum When {
+    /// Cross-validation decides.
+    Auto,
+    Yes,
+    No,
 }
 
 /// `classify --engine`.
@@ -362,9 +366,9 @@ pub struct FitArgs {
     pub model: Option<PathBuf>,
 
     /// Whether the extra training rows (the taxonomy's example statements and --examples files)
-    /// join the training rows: `yes`, `no`, or `auto` (cross-validation decides).
-    #[arg(long, default_value = "auto", value_name = "WHEN", value_parser = ["auto", "yes", "no"])]
-    pub taxonomy_examples: String,
+    /// join the training rows.
+    #[arg(long, value_enum, default_value_t = When::Auto, value_name = "WHEN")]
+    pub taxonomy_examples: When,
 
     /// Repeat the cross-validation over N different fold assignments (still by debate) and rank
     /// the variants by their mean figures: steadier choices and figures on small training sets.
@@ -435,7 +439,7 @@ mod tests {
     fn every_classify_flag_parses() {
         let cli = Cli::try_parse_from([
             "parlscan", "classify", "a.csv", "-", "-o", "out.csv", "--text-col", "body", "--id-col", "sid",
-            "--model", "m", "--taxonomy", "t.toml", "--threads", "1", "--batch-tokens", "1024", "--quiet",
+            "--model", "m", "--taxonomy", "t.toml", "--threads", "1", "--quiet",
         ])
         .unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
@@ -443,7 +447,7 @@ mod tests {
         assert_eq!(a.output, Some(PathBuf::from("out.csv")));
         assert_eq!((a.text_col.as_str(), a.id_col.as_str()), ("body", "sid"));
         assert_eq!((a.model, a.taxonomy), (Some("m".into()), Some("t.toml".into())));
-        assert_eq!((a.threads, a.batch_tokens, a.quiet), (1, Some(1024), true));
+        assert_eq!((a.threads, a.quiet), (1, true));
         let cli = Cli::try_parse_from(["parlscan", "classify", "a.csv", "--head", "h.json"]).unwrap();
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!((a.head, a.no_head), (Some("h.json".into()), false));
@@ -471,7 +475,7 @@ mod tests {
         let Command::Classify(a) = cli.command else { panic!("classify") };
         assert_eq!(a.input_format, crate::corpus::InputFormat::Parlparse);
         assert_eq!(a.delimiter, Some(b';'));
-        assert_eq!(a.format, crate::output_formats::OutputFormat::Parquet);
+        assert_eq!(a.format, crate::output::OutputFormat::Parquet);
         assert!(a.excel);
         for bad in [&["--input-format", "xls"][..], &["--format", "xlsx"], &["--delimiter", ";;"]] {
             assert!(Cli::try_parse_from([&["parlscan", "classify", "a.csv"][..], bad].concat()).is_err(), "{bad:?}");
@@ -522,7 +526,7 @@ mod tests {
         assert_eq!(a.data.train, [PathBuf::from("a.csv"), PathBuf::from("b.csv")]);
         assert_eq!(a.data.examples, [PathBuf::from("x.csv")]);
         assert_eq!((a.output, a.model, a.data.taxonomy), ("h.json".into(), Some("m".into()), Some("t".into())));
-        assert_eq!((a.data.text_col.as_str(), a.data.group_col.as_str(), a.data.folds, a.taxonomy_examples.as_str(), a.threads), ("body", "debate", 3, "no", 1));
+        assert_eq!((a.data.text_col.as_str(), a.data.group_col.as_str(), a.data.folds, a.taxonomy_examples, a.threads), ("body", "debate", 3, When::No, 1));
         assert!(Cli::try_parse_from(["parlscan", "fit", "--train", "a.csv", "-o", "h", "--taxonomy-examples", "maybe"]).is_err());
     }
 
@@ -541,7 +545,7 @@ mod tests {
         let Command::Classify(a) = Cli::try_parse_from(["parlscan", "classify", "x.csv"]).unwrap().command else {
             panic!("classify")
         };
-        assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads, a.batch_tokens), ("text", "id", 0, None));
+        assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads), ("text", "id", 0));
         assert!(a.output.is_none() && !a.quiet);
         assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, None));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");

@@ -1,8 +1,8 @@
 //! One validated run configuration, built once from the command line. Every problem found is
 //! reported together, before any work starts.
 //!
-//! Also owns where defaults live (the model folder, the taxonomy) and how many threads libtorch
-//! and rayon get, so they do not oversubscribe the cores.
+//! Also owns how many threads libtorch and rayon get, so they do not oversubscribe the cores.
+//! Where the defaults live is `files`'.
 
 use std::path::{Path, PathBuf};
 
@@ -12,12 +12,9 @@ use crate::encoder::bert::{native_bf16, Precision as TorchPrecision};
 use crate::encoder::onnx::Precision;
 use crate::encoder::Engine;
 use crate::error::Error;
+use crate::files::{project_path, DEFAULT_MODEL, DEFAULT_TAXONOMY};
 use crate::taxonomy::Taxonomy;
 
-/// The default model folder, relative to the project.
-pub const DEFAULT_MODEL: &str = "models/all-MiniLM-L6-v2";
-/// The default taxonomy, relative to the project.
-pub const DEFAULT_TAXONOMY: &str = "data/taxonomy.toml";
 /// Files a model folder must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
@@ -42,7 +39,7 @@ pub struct RunConfig {
     pub shard: Option<(crate::shard::Shard, String)>,
     pub input_format: crate::corpus::InputFormat,
     pub delimiter: Option<u8>,
-    pub format: crate::output_formats::OutputFormat,
+    pub format: crate::output::OutputFormat,
     pub excel: bool,
 }
 
@@ -55,20 +52,6 @@ pub enum HeadChoice {
     Default(PathBuf),
     /// A head the user named: a mismatch is an error.
     Named(PathBuf),
-}
-
-/// Resolves a project-relative default: the working folder first, then the project the binary was
-/// built in (so `target/release/parlscan` works from anywhere in a checkout).
-pub fn project_path(relative: &str) -> PathBuf {
-    let here = PathBuf::from(relative);
-    if here.exists() {
-        return here;
-    }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    if built_in.exists() {
-        return built_in;
-    }
-    here
 }
 
 /// Checks that a model folder holds what the encoder and tokenizer load.
@@ -89,7 +72,7 @@ impl RunConfig {
         let mut problems = Vec::new();
         for input in &args.inputs {
             if input.as_os_str() != "-" && !input.exists() {
-                problems.push(Error::io(input, std::io::ErrorKind::NotFound.into()));
+                problems.push(Error::io(input, std::io::Error::from_raw_os_error(libc::ENOENT)));
             }
         }
         // Folders stand for the inputs inside them.
@@ -104,7 +87,7 @@ impl RunConfig {
         if problems.is_empty() && inputs.is_empty() {
             problems.push(Error::Usage("no readable inputs in the folders given".into()));
         }
-        if args.incremental && (args.format != crate::output_formats::OutputFormat::Csv || args.excel) {
+        if args.incremental && (args.format != crate::output::OutputFormat::Csv || args.excel) {
             problems.push(Error::Usage("--incremental reads the previous output back: it needs --format csv without --excel".into()));
         }
         if args.inputs.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
@@ -124,9 +107,6 @@ impl RunConfig {
         }
         if args.incremental && args.output.as_ref().is_none_or(|o| o.as_os_str() == "-") {
             problems.push(Error::Usage("--incremental needs a file output (-o FILE) to read the previous labels from".into()));
-        }
-        if args.batch_tokens.is_some() && !args.quiet {
-            eprintln!("parlscan: note: --batch-tokens no longer has an effect (every chunk runs on its own) and will go");
         }
         let shard = match args.shard {
             Some(s) => Some((s, "--shard".to_string())),

@@ -26,12 +26,47 @@ pub mod exit {
     pub const CONFIG: i32 = 78;
 }
 
+/// An I/O error as a person reads it: "No such file or directory", not "entity not found" nor
+/// "(os error 2)".
+pub fn plain(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    if let Some(code) = e.raw_os_error() {
+        let text = std::io::Error::from_raw_os_error(code).to_string();
+        return text.split(" (os error").next().unwrap_or(&text).to_string();
+    }
+    match e.kind() {
+        ErrorKind::NotFound if e.get_ref().is_none() => "No such file or directory".into(),
+        ErrorKind::PermissionDenied if e.get_ref().is_none() => "Permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// What went wrong in a CSV reader or writer: the I/O error, or a sentence with the line.
+fn csv_problem(e: ::csv::Error) -> Result<std::io::Error, String> {
+    let line = e.position().map(|p| format!("line {}: ", p.line())).unwrap_or_default();
+    let text = e.to_string();
+    Err(match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => return Ok(io),
+        ::csv::ErrorKind::Utf8 { err, .. } => format!(
+            "{line}field {} is not valid UTF-8 (save the file as UTF-8, or check its encoding)",
+            err.field() + 1
+        ),
+        ::csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+            "{line}{len} fields where the header has {expected_len} (a stray quote or delimiter?)"
+        ),
+        ::csv::ErrorKind::Deserialize { err, .. } => format!("{line}{err}"),
+        ::csv::ErrorKind::Serialize(what) => format!("{line}{what}"),
+        ::csv::ErrorKind::Seek => format!("{line}the input cannot be read again from the start"),
+        _ => text,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read `{}`: {source}", path.display())]
+    #[error("cannot read `{}`: {}", path.display(), plain(source))]
     Read { path: PathBuf, #[source] source: std::io::Error },
 
-    #[error("cannot write `{}`: {source}", path.display())]
+    #[error("cannot write `{}`: {}", path.display(), plain(source))]
     Write { path: PathBuf, #[source] source: std::io::Error },
 
     #[error("{}: {what}", path.display())]
@@ -71,6 +106,21 @@ impl Error {
 
     pub fn write(path: &Path, source: std::io::Error) -> Self {
         Error::Write { path: path.to_path_buf(), source }
+    }
+
+    /// A CSV reader's error on `path`, in words: an I/O error stays one, anything else is an input
+    /// problem with its line.
+    pub fn csv_read(path: &Path, e: ::csv::Error) -> Self {
+        match csv_problem(e) {
+            Ok(io) => Error::io(path, io),
+            Err(what) => Error::Input { path: path.to_path_buf(), what },
+        }
+    }
+
+    /// A CSV writer's error on `path` (an output): always a write error.
+    pub fn csv_write(path: &Path, e: ::csv::Error) -> Self {
+        let source = csv_problem(e).unwrap_or_else(std::io::Error::other);
+        Error::write(path, source)
     }
 
     /// One error, or all of them together.

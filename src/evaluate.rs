@@ -163,11 +163,8 @@ pub fn read_labels(path: &Path, id_col: &str, last: bool) -> Result<Vec<(String,
     let bad = |what: String| Error::Input { path: path.to_path_buf(), what };
     let mut reader = ::csv::ReaderBuilder::new()
         .from_path(path)
-        .map_err(|e| match e.into_kind() {
-            ::csv::ErrorKind::Io(io) => Error::io(path, io),
-            other => bad(format!("{other:?}")),
-        })?;
-    let header: Vec<String> = reader.headers().map_err(|e| bad(e.to_string()))?.iter().map(String::from).collect();
+        .map_err(|e| Error::csv_read(path, e))?;
+    let header: Vec<String> = reader.headers().map_err(|e| Error::csv_read(path, e))?.iter().map(String::from).collect();
     let find = |name: &str| {
         if last { header.iter().rposition(|h| h == name) } else { header.iter().position(|h| h == name) }
     };
@@ -178,7 +175,7 @@ pub fn read_labels(path: &Path, id_col: &str, last: bool) -> Result<Vec<(String,
     let on_at = find("on_topic");
     let mut out = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| bad(e.to_string()))?;
+        let record = record.map_err(|e| Error::csv_read(path, e))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
         let field = |i: usize| record.get(i).unwrap_or("").trim();
         let stance = field(stance_at).to_string();

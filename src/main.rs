@@ -11,7 +11,15 @@ use parlscan::report;
 
 fn main() -> ExitCode {
     keep_freed_memory();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; a usage error is EX_USAGE.
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) if is_closed_pipe(&e) => exit::OK,

@@ -157,22 +157,34 @@ pub fn rejects_path(output: &Path) -> PathBuf {
     output.with_file_name(name)
 }
 
+/// A row of the rejects file: a row that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reject {
+    /// The input file, as named on the command line (or inside a folder).
+    pub file: String,
+    /// Its 1-based line.
+    pub line: u64,
+    /// Why it could not be parsed (its `status`).
+    pub reason: String,
+    /// The raw bytes of the row, invalid UTF-8 as `\xNN`.
+    pub raw: String,
+}
+
 /// Writes `OUTPUT.rejects.csv` (`file`, `line`, `reason`, `raw`) when some rows could not be
 /// parsed, and removes a stale one when none could not; returns its path if written.
-pub fn write_rejects(output: &Path, rejects: &[[String; 4]]) -> Result<Option<PathBuf>, Error> {
+pub fn write_rejects(output: &Path, rejects: &[Reject]) -> Result<Option<PathBuf>, Error> {
     let path = rejects_path(output);
     if rejects.is_empty() {
         let _ = std::fs::remove_file(&path);
         return Ok(None);
     }
-    let io = |e: ::csv::Error| Error::write(&path, std::io::Error::other(e.to_string()));
+    let io = |e: ::csv::Error| Error::csv_write(&path, e);
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    w.write_record(["file", "line", "reason", "raw"]).map_err(io)?;
     for r in rejects {
-        w.write_record(r).map_err(io)?;
+        w.serialize(r).map_err(io)?;
     }
     let bytes = w.into_inner().map_err(|e| Error::write(&path, std::io::Error::other(e.to_string())))?;
-    crate::output::write_atomically(&path, &bytes)?;
+    crate::files::write_atomically(&path, &bytes)?;
     Ok(Some(path))
 }
 
@@ -183,6 +195,6 @@ impl Manifest {
 
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let json = serde_json::to_string_pretty(self).expect("a manifest serialises") + "\n";
-        crate::output::write_atomically(path, json.as_bytes())
+        crate::files::write_atomically(path, json.as_bytes())
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::manifest::{manifest_path, write_rejects, Counts, Manifest, Timings};
+use crate::manifest::{manifest_path, write_rejects, Counts, Manifest, Reject, Timings};
 use crate::output::Sink;
 use crate::pipeline::PART_ROW_COLUMN;
 use crate::shard::Shard;
@@ -98,8 +98,8 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
     let mut readers = Vec::new();
     let mut header: Option<Vec<String>> = None;
     for p in &parts {
-        let mut r = ::csv::Reader::from_path(&p.path).map_err(|e| csv_read_error(&p.path, e))?;
-        let h: Vec<String> = r.headers().map_err(|e| csv_read_error(&p.path, e))?.iter().map(String::from).collect();
+        let mut r = ::csv::Reader::from_path(&p.path).map_err(|e| Error::csv_read(&p.path, e))?;
+        let h: Vec<String> = r.headers().map_err(|e| Error::csv_read(&p.path, e))?.iter().map(String::from).collect();
         if h.first().map(String::as_str) != Some(PART_ROW_COLUMN) {
             return Err(Error::Input { path: p.path.clone(), what: format!("its first column is not `{PART_ROW_COLUMN}`") });
         }
@@ -119,7 +119,7 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
     let next = |path: &Path, it: &mut ::csv::StringRecordsIntoIter<std::fs::File>| -> Result<Option<(usize, ::csv::StringRecord)>, Error> {
         match it.next() {
             None => Ok(None),
-            Some(Err(e)) => Err(csv_read_error(path, e)),
+            Some(Err(e)) => Err(Error::csv_read(path, e)),
             Some(Ok(rec)) => {
                 let at = rec[0].parse::<usize>().map_err(|_| Error::Input {
                     path: path.to_path_buf(),
@@ -163,7 +163,7 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
     sink.finish()?;
 
     let mut counts = Counts::default();
-    let mut rejects: Vec<(usize, u64, [String; 4])> = Vec::new();
+    let mut rejects: Vec<(usize, Reject)> = Vec::new();
     let inputs: Vec<String> = parts[0].manifest.fingerprints.inputs.iter().map(|i| i.path.clone()).collect();
     for p in &parts {
         let c = &p.manifest.counts;
@@ -178,18 +178,17 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
             *counts.not_scored.entry(k.clone()).or_default() += v;
         }
         if let Some(r) = &p.manifest.rejects {
-            let mut reader = ::csv::Reader::from_path(r).map_err(|e| csv_read_error(Path::new(r), e))?;
-            for rec in reader.records() {
-                let rec = rec.map_err(|e| csv_read_error(Path::new(r), e))?;
-                let file = inputs.iter().position(|i| *i == rec[0]).unwrap_or(usize::MAX);
-                let row = [0, 1, 2, 3].map(|i| rec.get(i).unwrap_or("").to_string());
-                rejects.push((file, rec[1].parse().unwrap_or(0), row));
+            let mut reader = ::csv::Reader::from_path(r).map_err(|e| Error::csv_read(Path::new(r), e))?;
+            for row in reader.deserialize::<Reject>() {
+                let row = row.map_err(|e| Error::csv_read(Path::new(r), e))?;
+                let file = inputs.iter().position(|i| *i == row.file).unwrap_or(usize::MAX);
+                rejects.push((file, row));
             }
         }
     }
     // Input order, as a single run writes them: by input, then line.
-    rejects.sort_by_key(|(f, line, _)| (*f, *line));
-    let reject_rows: Vec<[String; 4]> = rejects.into_iter().map(|(_, _, row)| row).collect();
+    rejects.sort_by_key(|(f, row)| (*f, row.line));
+    let reject_rows: Vec<Reject> = rejects.into_iter().map(|(_, row)| row).collect();
     let rejects_written = write_rejects(output, &reject_rows)?.map(|p| p.display().to_string());
     let exit_status = parts.iter().map(|p| p.manifest.exit_status).max().unwrap_or(0);
     let first = &parts[0].manifest;
@@ -217,9 +216,3 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
     Ok(Merged { rows, parts: parts.len(), counts, exit_status })
 }
 
-fn csv_read_error(path: &Path, e: ::csv::Error) -> Error {
-    match e.into_kind() {
-        ::csv::ErrorKind::Io(io) => Error::io(path, io),
-        other => Error::Input { path: path.to_path_buf(), what: format!("{other:?}") },
-    }
-}

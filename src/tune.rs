@@ -229,7 +229,7 @@ pub const DEFAULT_HEAD: Candidate = Candidate {
     taxonomy_examples: true,
     l2: 0.1,
     sentence_weight: 0.5,
-    sentence_embedding: crate::batch::SentenceEmbedding::Context,
+    sentence_embedding: crate::score::SentenceEmbedding::Context,
 };
 
 /// Out-of-fold figures `[on-topic F1, topic micro-F1, stance macro-F1]` of the default head's
@@ -247,7 +247,7 @@ pub fn cross_validate(
     let fold_of = fit::fold_assignment(examples, folds, 0);
     let figures = |encoder: &dyn Encoder, keep: &dyn Fn(usize) -> bool| -> Result<Vec<(usize, Vec<crate::score::ChunkScores>)>, Error> {
         let prototypes = Prototypes::build(taxonomy, words, encoder, None)?;
-        let alone = DEFAULT_HEAD.sentence_embedding == crate::batch::SentenceEmbedding::Alone;
+        let alone = DEFAULT_HEAD.sentence_embedding == crate::score::SentenceEmbedding::Alone;
         let features = fit::chunk_features(examples, words, encoder, &prototypes, alone)?;
         let oof = fit::cross_validate(DEFAULT_HEAD, examples, &features, &fold_of, folds, encoder.dim(), names.len());
         Ok(oof.into_iter().filter(|(i, _)| keep(*i)).collect())
@@ -283,14 +283,15 @@ pub fn cross_validate(
     }
     tuned_oof.sort_by_key(|(i, _)| *i);
     let half = vec![0.5; names.len()];
-    let frozen_figures = fit::headline(&fit::report(&frozen_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
-    let tuned_figures = fit::headline(&fit::report(&tuned_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
+    let frozen_figures = fit::headline(&fit::cv::report(&frozen_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
+    let tuned_figures = fit::headline(&fit::cv::report(&tuned_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
     Ok((frozen_figures, tuned_figures, log))
 }
 
 /// The `tune` command.
 pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
-    use crate::config::{check_model_dir, project_path, set_threads, DEFAULT_MODEL};
+    use crate::config::{check_model_dir, set_threads};
+    use crate::files::{project_path, DEFAULT_MODEL};
     set_threads(args.threads);
     let base = args.model.clone().unwrap_or_else(|| project_path(DEFAULT_MODEL));
     check_model_dir(&base)?;

@@ -54,7 +54,7 @@ impl CsvReader {
     /// messages.
     pub fn from_input(path: &Path, input: Box<dyn Read + Send>, delimiter: u8) -> Result<Self, Error> {
         let mut reader = reader_for(delimiter, input);
-        let header = reader.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+        let header = reader.byte_headers().map_err(|e| Error::csv_read(path, e))?.clone();
         let columns = record_fields(&header).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
         Ok(CsvReader { path: path.to_path_buf(), reader, columns, record: ::csv::ByteRecord::new(), delimiter })
     }
@@ -67,7 +67,7 @@ impl Reader for CsvReader {
 
     fn next_row(&mut self) -> Result<Option<RawRow>, Error> {
         loop {
-            if !self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.path, e))? {
+            if !self.reader.read_byte_record(&mut self.record).map_err(|e| Error::csv_read(&self.path, e))? {
                 return Ok(None);
             }
             if self.record.len() == 1 && record_fields(&self.record).all(<[u8]>::is_empty) {
@@ -100,13 +100,6 @@ fn rejoin(record: &::csv::ByteRecord, delimiter: u8) -> Vec<u8> {
     bytes
 }
 
-fn csv_error(path: &Path, e: ::csv::Error) -> Error {
-    let at = e.position().map(|p| format!(":{}", p.line())).unwrap_or_default();
-    match e.into_kind() {
-        ::csv::ErrorKind::Io(source) => Error::io(path, source),
-        other => Error::Input { path: path.to_path_buf(), what: format!("line{at}: {other:?}") },
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,8 @@ use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
 
 use super::open::Bytes;
 use super::{RawRow, Reader, RowProblem};
@@ -55,7 +56,7 @@ impl JsonlReader {
             let Some(line) = reader.read_line()? else { break };
             match parse(&line) {
                 Ok(object) => {
-                    for (key, _) in &object.0 {
+                    for key in object.0.keys() {
                         if !reader.index.contains_key(key) {
                             reader.index.insert(key.clone(), reader.columns.len());
                             reader.columns.push(key.clone());
@@ -103,7 +104,7 @@ impl JsonlReader {
         let mut fields = vec![Vec::new(); self.columns.len()];
         for (key, value) in object.0 {
             if let Some(&i) = self.index.get(&key) {
-                fields[i] = value.into_field();
+                fields[i] = field(value);
             }
         }
         RawRow { line: self.line, fields, problem: None, raw: Vec::new() }
@@ -138,147 +139,37 @@ impl Reader for JsonlReader {
     }
 }
 
-/// A JSON object with its keys in the order written (serde_json's own map sorts them).
-struct Object(Vec<(String, Json)>);
-
-/// A JSON value that keeps object key order, so nested objects pass through as written.
-enum Json {
-    Null,
-    Bool(bool),
-    /// The number as JSON text.
-    Number(String),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-impl Json {
-    /// The value as a passthrough field.
-    fn into_field(self) -> Vec<u8> {
-        match self {
-            Json::Null => Vec::new(),
-            Json::Bool(b) => b.to_string().into_bytes(),
-            Json::Number(n) => n.into_bytes(),
-            Json::String(s) => s.into_bytes(),
-            nested => {
-                let mut out = String::new();
-                nested.write_compact(&mut out);
-                out.into_bytes()
-            }
-        }
-    }
-
-    fn write_compact(&self, out: &mut String) {
-        match self {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Number(n) => out.push_str(n),
-            Json::String(s) => push_json_string(out, s),
-            Json::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    item.write_compact(out);
-                }
-                out.push(']');
-            }
-            Json::Object(entries) => {
-                out.push('{');
-                for (i, (key, value)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    push_json_string(out, key);
-                    out.push(':');
-                    value.write_compact(out);
-                }
-                out.push('}');
-            }
-        }
-    }
-}
-
-fn push_json_string(out: &mut String, s: &str) {
-    // Serialising a str cannot fail; an empty string is the harmless fallback all the same.
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
-}
-
-struct ObjectVisitor;
-
-impl<'de> Visitor<'de> for ObjectVisitor {
-    type Value = Vec<(String, Json)>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::new();
-        while let Some((key, value)) = map.next_entry::<String, Json>()? {
-            entries.push((key, value));
-        }
-        Ok(entries)
-    }
-}
+/// A JSON object with its keys in the order written (serde_json's `preserve_order`); anything
+/// else is "not a JSON object".
+struct Object(Map<String, Value>);
 
 impl<'de> Deserialize<'de> for Object {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = Map<String, Value>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    entries.insert(key, value);
+                }
+                Ok(entries)
+            }
+        }
         d.deserialize_map(ObjectVisitor).map(Object)
     }
 }
 
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-    fn visit_none<E>(self) -> Result<Json, E> {
-        Ok(Json::Null)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
-        Ok(Json::Bool(b))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
-        Ok(Json::Number(n.to_string()))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
-        Ok(Json::Number(n.to_string()))
-    }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Json, E> {
-        // serde_json's own formatting: shortest round-trip, `2.0` stays a float.
-        serde_json::Number::from_f64(n)
-            .map(|n| Json::Number(n.to_string()))
-            .ok_or_else(|| E::custom("a number that is not finite"))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<Json, E> {
-        Ok(Json::String(s.to_string()))
-    }
-    fn visit_string<E>(self, s: String) -> Result<Json, E> {
-        Ok(Json::String(s))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Json>()? {
-            items.push(item);
-        }
-        Ok(Json::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Json, A::Error> {
-        ObjectVisitor.visit_map(map).map(Json::Object)
-    }
-}
-
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
+/// A value as a passthrough field: strings as they are, numbers and booleans as their JSON text,
+/// `null` as empty, arrays and objects as compact JSON (keys in the order written).
+fn field(value: Value) -> Vec<u8> {
+    match value {
+        Value::Null => Vec::new(),
+        Value::String(s) => s.into_bytes(),
+        other => other.to_string().into_bytes(),
     }
 }
 

@@ -7,7 +7,6 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use super::csv::CsvReader;
 use super::jsonl::JsonlReader;
@@ -19,16 +18,18 @@ use crate::error::Error;
 /// A byte stream of one input (already decompressed).
 pub type Bytes = Box<dyn Read + Send>;
 
-/// How an input is read. `Auto` picks by file name, then by content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How an input is read (`--input-format`). `Auto` picks by file name, then by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum InputFormat {
+    /// From the file name, else the content.
     #[default]
     Auto,
-    /// Comma-separated with a header row (another delimiter with `open_input_as`).
+    /// Comma-separated with a header row (another delimiter with `--delimiter`).
     Csv,
     /// Tab-separated with a header row.
     Tsv,
     /// JSON Lines: one object a line.
+    #[value(alias = "ndjson")]
     Jsonl,
     /// ParlaMint plain text: `NAME.txt` (`id<TAB>text` lines) with `NAME-meta.tsv` beside it.
     Parlamint,
@@ -37,9 +38,6 @@ pub enum InputFormat {
 }
 
 impl InputFormat {
-    /// Every name [`FromStr`] takes, in the order `--help` should list them.
-    pub const NAMES: [&'static str; 6] = ["auto", "csv", "tsv", "jsonl", "parlamint", "parlparse"];
-
     pub fn name(self) -> &'static str {
         match self {
             InputFormat::Auto => "auto",
@@ -67,21 +65,6 @@ impl InputFormat {
     }
 }
 
-impl FromStr for InputFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "auto" => InputFormat::Auto,
-            "csv" => InputFormat::Csv,
-            "tsv" => InputFormat::Tsv,
-            "jsonl" | "ndjson" => InputFormat::Jsonl,
-            "parlamint" => InputFormat::Parlamint,
-            "parlparse" => InputFormat::Parlparse,
-            _ => return Err(format!("unknown input format `{s}`; expected one of: {}", Self::NAMES.join(", "))),
-        })
-    }
-}
 
 impl std::fmt::Display for InputFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -339,13 +322,14 @@ mod tests {
 
     #[test]
     fn format_names_parse_and_print() {
-        for name in InputFormat::NAMES {
-            let f: InputFormat = name.parse().unwrap();
+        use clap::ValueEnum;
+        for f in InputFormat::value_variants() {
+            let name = f.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(InputFormat::from_str(&name, true), Ok(*f));
             assert_eq!(f.to_string(), name);
         }
-        assert_eq!("NDJSON".parse::<InputFormat>(), Ok(InputFormat::Jsonl));
-        let err = "xlsx".parse::<InputFormat>().unwrap_err();
-        assert!(err.contains("xlsx") && err.contains("parlparse"), "{err}");
+        assert_eq!(InputFormat::from_str("NDJSON", true), Ok(InputFormat::Jsonl));
+        assert!(InputFormat::from_str("xlsx", true).is_err());
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn runtime_library() -> Result<PathBuf, String> {
         let p = PathBuf::from(p);
         return if p.is_file() { Ok(p) } else { Err(format!("ORT_DYLIB_PATH names `{}`, which does not exist", p.display())) };
     }
-    let venv = crate::config::project_path(".venv");
+    let venv = crate::files::project_path(".venv");
     let found = std::fs::read_dir(venv.join("lib"))
         .into_iter()
         .flatten()

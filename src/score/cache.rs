@@ -82,7 +82,7 @@ impl EmbeddingCache {
         }
         let written = std::fs::create_dir_all(&self.dir)
             .map_err(|e| crate::error::Error::write(&self.dir, e))
-            .and_then(|()| crate::output::write_atomically(&path, &bytes));
+            .and_then(|()| crate::files::write_atomically(&path, &bytes));
         if let Err(e) = written {
             eprintln!("parlscan: note: label prototypes not cached (set PARLSCAN_CACHE to a writable folder): {e}");
         }

@@ -10,40 +10,10 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::prototypes::Prototypes;
-use super::{sigmoid, softmax, ChunkScores, Scorer};
+use super::linear::{Logistic, Multinomial};
+use super::{ChunkScores, Scorer};
 use crate::error::Error;
 use crate::taxonomy::{Taxonomy, STANCE_CLASSES};
-
-/// A binary logistic model: P = sigmoid(weights · x + bias).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Logistic {
-    pub weights: Vec<f64>,
-    pub bias: f64,
-}
-
-impl Logistic {
-    pub fn prob(&self, x: &[f64]) -> f64 {
-        sigmoid(dot(&self.weights, x) + self.bias)
-    }
-}
-
-/// A multinomial logistic model: P = softmax(weights · x + bias), one row per class.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Multinomial {
-    pub weights: Vec<Vec<f64>>,
-    pub bias: Vec<f64>,
-}
-
-impl Multinomial {
-    pub fn probs(&self, x: &[f64]) -> Vec<f64> {
-        let z: Vec<f64> = self.weights.iter().zip(&self.bias).map(|(w, b)| dot(w, x) + b).collect();
-        softmax(&z)
-    }
-}
-
-pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
 
 /// A topic's head and the threshold cross-validation chose for it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -89,7 +59,7 @@ pub struct HeadFile {
     pub sentence_weight: f64,
     /// How those sentences are embedded; in context in heads made before the choice existed.
     #[serde(default)]
-    pub sentence_embedding: crate::batch::SentenceEmbedding,
+    pub sentence_embedding: super::SentenceEmbedding,
     /// Lexical topic models mixed into the topic scores (`score::lexical`); none in heads made
     /// before them.
     #[serde(default)]
@@ -125,17 +95,9 @@ impl HeadFile {
         Ok(head)
     }
 
-    /// How the head's speeches list topics (`aggregate::speech`).
-    pub fn listing(&self) -> crate::aggregate::Listing {
-        crate::aggregate::Listing {
-            min_topics: self.min_topics.max(usize::from(self.at_least_one_topic)),
-            off_topic: self.topics.iter().map(|t| self.listed_off_topic.contains(t)).collect(),
-        }
-    }
-
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let json = serde_json::to_string(self).expect("a head serialises");
-        crate::output::write_atomically(path, json.as_bytes())
+        crate::files::write_atomically(path, json.as_bytes())
     }
 
     /// Refuses a head made for another encoder or another label set, saying what differs.
@@ -176,7 +138,7 @@ fn short(sha: &str) -> &str {
 
 /// Where a head file is looked for by default.
 pub fn default_path() -> PathBuf {
-    crate::config::project_path("models/heads/default.json")
+    crate::files::project_path(crate::files::DEFAULT_HEAD)
 }
 
 /// A head ready to score chunks: its file plus the prototypes its features need.

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use sprs::{CsMat, TriMat};
 
-use super::head::Logistic;
+use super::linear::Logistic;
 use super::ChunkScores;
 
 /// A term must occur in at least this many training texts to enter the vocabulary.

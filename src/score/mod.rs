@@ -10,9 +10,16 @@
 pub mod cache;
 pub mod head;
 pub mod lexical;
+pub mod linear;
 pub mod prototypes;
 
+use std::ops::Range;
+
 use ndarray::{Array2, ArrayView2, Axis};
+
+use crate::batch;
+use crate::encoder::Encoder;
+use crate::error::Error;
 
 
 /// Scores of one chunk (or sentence), all in [0, 1].
@@ -23,6 +30,44 @@ pub struct ChunkScores {
     pub topics: Vec<f64>,
     /// Distribution over the stance classes (`taxonomy::STANCE_CLASSES`), given it is on topic.
     pub stance: Vec<f64>,
+}
+
+/// How the sentences of a chunk are embedded for sentence-level scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SentenceEmbedding {
+    /// Pooled from the chunk's own forward pass: no extra model work.
+    #[default]
+    Context,
+    /// Each sentence run through the model on its own, wrapped in the special tokens: about twice
+    /// the model work, and closer to the short statements heads learn from.
+    Alone,
+}
+
+impl SentenceEmbedding {
+    /// Embeds each chunk and, for chunks with more than one sentence (`spans[i]`, ranges into
+    /// `sequences[i]`), each sentence this way. Returns the chunk embeddings and, per chunk, its
+    /// sentence embeddings (no rows where `spans[i]` is empty).
+    pub fn embed(
+        self,
+        encoder: &dyn Encoder,
+        sequences: &[&[u32]],
+        spans: &[Vec<Range<usize>>],
+    ) -> Result<(Array2<f32>, Vec<Array2<f32>>), Error> {
+        match self {
+            SentenceEmbedding::Context => batch::embed_all_with_spans(encoder, sequences, spans),
+            SentenceEmbedding::Alone => {
+                Ok((batch::embed_all(encoder, sequences)?, batch::embed_sentences_alone(encoder, sequences, spans)?))
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SentenceEmbedding::Context => "in context",
+            SentenceEmbedding::Alone => "alone",
+        }
+    }
 }
 
 /// Anything that scores chunk embeddings (rows of `embeddings`).

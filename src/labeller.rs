@@ -1,0 +1,364 @@
+//! The labeller: everything needed to label speeches, loaded once (tokenizer, encoder, label
+//! prototypes, the head and its settings), and labelling a block of speeches with it: segment,
+//! encode, score chunks and sentences, mix in lexical scores, aggregate, pick the evidence.
+//!
+//! With `--fast` it also holds the full-precision labeller that rescores near ties ([`NearTie`]).
+//! Running a whole corpus through it, block by block, is `pipeline`'s job.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::aggregate::{self, Listing, SpeechScores};
+use crate::config::{HeadChoice, RunConfig};
+use crate::corpus::Speech;
+use crate::encoder::bert::Precision as TorchPrecision;
+use crate::encoder::onnx::Precision;
+use crate::encoder::{self, Encoder, Engine};
+use crate::error::Error;
+use crate::score::cache::EmbeddingCache;
+use crate::score::head::{Head, HeadFile};
+use crate::score::lexical::{self, Lexical};
+use crate::score::prototypes::Prototypes;
+use crate::score::{Scorer, SentenceEmbedding};
+use crate::taxonomy::Taxonomy;
+use crate::tokenize::{Segmented, WordPieces};
+
+/// Everything needed to label speeches, loaded once.
+pub struct Labeller {
+    pub words: WordPieces,
+    pub encoder: Box<dyn Encoder>,
+    pub taxonomy: Taxonomy,
+    /// How chunk embeddings become labels: the head's, or the label prototypes'.
+    pub scoring: Scoring,
+    /// The engine that runs the model, in words (`encoder::Loaded::description`).
+    pub engine: String,
+    /// For `--fast`: the full-precision labeller that rescores speeches whose fast labels are a
+    /// near tie, and what counts as one.
+    pub fallback: Option<(Box<Labeller>, NearTie)>,
+}
+
+/// How close to a decision boundary `--fast` rescores a speech at full precision. A label flips
+/// only where it was close, and how close depends on how far the fast engine moves scores: set
+/// at about 1.3 times the largest move seen over 1,635 speeches (README, *--fast*). Topic scores
+/// against their thresholds are left out (a margin on them rescored most long speeches); where a
+/// head tops up an on-topic speech's topics (`Listing::min_topics`), the last topic taken and the
+/// next one within the stance margin count as a near tie.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NearTie {
+    /// `on_topic` within this of its threshold.
+    pub on_topic: f64,
+    /// An on-topic speech's two most probable stances within this of each other; also the
+    /// margin between the last topic a top-up takes and the next.
+    pub stance: f64,
+}
+
+impl NearTie {
+    /// The margins for a fast engine; `None` for a full-precision one, which needs no rescoring.
+    pub fn for_engine(engine: Engine) -> Option<NearTie> {
+        match engine {
+            // int8 moved stance probabilities by up to 0.23 and on_topic by up to 0.27.
+            Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.05, stance: 0.1 }),
+            // bfloat16 moved stance probabilities by up to 0.017 and on_topic by up to 0.014.
+            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.02, stance: 0.02 }),
+            _ => None,
+        }
+    }
+
+    /// Whether a speech's fast scores are this close to a decision boundary.
+    pub fn holds(&self, s: &SpeechScores, on_topic_threshold: f64, thresholds: &[f64], listing: &Listing) -> bool {
+        if (s.on_topic - on_topic_threshold).abs() < self.on_topic {
+            return true;
+        }
+        if s.stance_class.is_none() {
+            return false;
+        }
+        let descending = |xs: &[f64]| {
+            let mut xs = xs.to_vec();
+            xs.sort_by(|a, b| b.total_cmp(a));
+            xs
+        };
+        let stance = descending(&s.stance);
+        if stance.len() > 1 && stance[0] - stance[1] < self.stance {
+            return true;
+        }
+        let n = listing.min_topics;
+        let passing = s.topics.iter().zip(thresholds).filter(|(t, th)| t >= th).count();
+        let topics = descending(&s.topics);
+        passing < n && topics.len() > n && topics[n - 1] - topics[n] < self.stance
+    }
+}
+
+/// How chunk embeddings become a speech's labels: a fitted head with its settings, or the
+/// taxonomy's label prototypes with its thresholds.
+pub struct Scoring {
+    pub scorer: Box<dyn Scorer>,
+    /// Per-topic thresholds and the on-topic threshold (the head's, or the taxonomy's).
+    pub thresholds: Vec<f64>,
+    pub on_topic_threshold: f64,
+    /// Weight of each chunk's two best sentences in its topic scores (the head's; 0 without one).
+    pub sentence_weight: f64,
+    /// How sentences are embedded for that mixing and for the evidence column.
+    pub sentence_embedding: SentenceEmbedding,
+    /// The head's lexical topic models, mixed into every chunk's topic scores.
+    pub lexical: Option<Lexical>,
+    /// The head's listing rules: at least an on-topic speech's strongest topic or topics, and
+    /// topics listed on off-topic speeches too (`aggregate::Listing`).
+    pub listing: Listing,
+    /// The head file in use, if any.
+    pub head: Option<PathBuf>,
+}
+
+impl Scoring {
+    /// A fitted head's scoring, on top of the label prototypes it was fitted with.
+    fn head(path: PathBuf, file: HeadFile, prototypes: Prototypes) -> Self {
+        Scoring {
+            thresholds: file.topic_heads.iter().map(|t| t.threshold).collect(),
+            on_topic_threshold: file.on_topic_threshold,
+            sentence_weight: file.sentence_weight,
+            sentence_embedding: file.sentence_embedding,
+            lexical: file.lexical.clone(),
+            listing: Listing::of_head(&file),
+            head: Some(path),
+            scorer: Box::new(Head { file, prototypes }),
+        }
+    }
+
+    /// The label prototypes alone, with the taxonomy's thresholds.
+    fn prototypes(taxonomy: &Taxonomy, prototypes: Prototypes) -> Self {
+        Scoring {
+            scorer: Box::new(prototypes),
+            thresholds: taxonomy.topics.iter().map(|t| t.threshold()).collect(),
+            on_topic_threshold: taxonomy.scoring.on_topic_threshold,
+            sentence_weight: 0.0,
+            sentence_embedding: SentenceEmbedding::Context,
+            lexical: None,
+            listing: Listing::default(),
+            head: None,
+        }
+    }
+}
+
+/// A speech after segmentation: its pieces and chunks, or why it cannot be scored.
+type Prepared = Result<Segmented, String>;
+
+fn prepare(words: &WordPieces, speech: &Speech) -> Prepared {
+    let text = speech.text.as_ref().map_err(|p| p.status())?;
+    match words.segment(text) {
+        Ok(seg) if seg.chunks.is_empty() => Err("empty".into()),
+        Ok(seg) => Ok(seg),
+        Err(e) => Err(format!("tokenizer_error: {e}")),
+    }
+}
+
+/// One speech's result: scored, with its segmentation, scores and evidence sentence, or not
+/// scored, with the status that says why.
+pub enum Labelled {
+    Scored { segmented: Segmented, scores: SpeechScores, evidence: String },
+    NotScored(String),
+}
+
+impl Labeller {
+    /// Scores a block of speeches; one result per speech, in order. With a fallback (`--fast`),
+    /// speeches near a decision boundary are scored again by it; returns how many were.
+    pub fn label_block(&self, speeches: &[&Speech]) -> Result<(Vec<Labelled>, usize), Error> {
+        let mut out = self.label_once(speeches)?;
+        let Some((fallback, near_tie)) = &self.fallback else { return Ok((out, 0)) };
+        let s = &self.scoring;
+        let close: Vec<usize> = out
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| match l {
+                Labelled::Scored { scores, .. } => near_tie.holds(scores, s.on_topic_threshold, &s.thresholds, &s.listing),
+                Labelled::NotScored(_) => false,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if !close.is_empty() {
+            let again: Vec<&Speech> = close.iter().map(|&i| speeches[i]).collect();
+            for (i, labelled) in close.iter().zip(fallback.label_once(&again)?) {
+                out[*i] = labelled;
+            }
+        }
+        Ok((out, close.len()))
+    }
+
+    /// Scores a block of speeches with this labeller's own encoder.
+    fn label_once(&self, speeches: &[&Speech]) -> Result<Vec<Labelled>, Error> {
+        let words = &self.words;
+        let prepared: Vec<Prepared> = speeches.par_iter().map(|s| prepare(words, s)).collect();
+        let mut owners = Vec::new();
+        let mut sequences: Vec<&[u32]> = Vec::new();
+        let mut spans: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
+        for (i, p) in prepared.iter().enumerate() {
+            if let Ok(seg) = p {
+                for c in &seg.chunks {
+                    owners.push(i);
+                    sequences.push(&c.ids);
+                    // Sentences of multi-sentence chunks, for sentence-level scores and the evidence.
+                    spans.push(if c.spans.len() > 1 { c.spans.clone() } else { Vec::new() });
+                }
+            }
+        }
+        let s = &self.scoring;
+        let (embeddings, span_embeddings) = s.sentence_embedding.embed(&*self.encoder, &sequences, &spans)?;
+        let mut chunk_scores = s.scorer.score(embeddings.view());
+        if s.sentence_weight > 0.0 {
+            for (chunk, sentences) in chunk_scores.iter_mut().zip(&span_embeddings) {
+                if sentences.nrows() > 1 {
+                    crate::score::mix_sentences(chunk, &s.scorer.score(sentences.view()), s.sentence_weight);
+                }
+            }
+        }
+        if let Some(lex) = &s.lexical {
+            let probs: Vec<Option<Vec<f64>>> = speeches
+                .par_iter()
+                .zip(&prepared)
+                .map(|(s, p)| match (p, &s.text) {
+                    (Ok(_), Ok(text)) => Some(lex.probs(text)),
+                    _ => None,
+                })
+                .collect();
+            for (chunk, &owner) in chunk_scores.iter_mut().zip(&owners) {
+                lexical::mix(chunk, probs[owner].as_ref().expect("a chunk's speech has text"), lex.weight);
+            }
+        }
+
+        let (thresholds, on_threshold) = (&s.thresholds, s.on_topic_threshold);
+        let mut per_speech: Vec<Option<SpeechScores>> = vec![None; speeches.len()];
+        let mut start = 0;
+        while start < owners.len() {
+            let owner = owners[start];
+            let end = start + owners[start..].iter().take_while(|&&o| o == owner).count();
+            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold, &s.listing));
+            start = end;
+        }
+        let first_chunk: Vec<usize> = {
+            let mut firsts = vec![usize::MAX; speeches.len()];
+            for (k, &o) in owners.iter().enumerate().rev() {
+                firsts[o] = k;
+            }
+            firsts
+        };
+        let evidence = self.evidence(&prepared, &per_speech, &first_chunk, &span_embeddings);
+        Ok(prepared
+            .into_iter()
+            .zip(per_speech)
+            .zip(evidence)
+            .map(|((p, scores), evidence)| match p {
+                Ok(segmented) => {
+                    let scores = scores.expect("every segmented speech has chunks, so scores");
+                    Labelled::Scored { segmented, scores, evidence }
+                }
+                Err(status) => Labelled::NotScored(status),
+            })
+            .collect())
+    }
+
+    /// The sentence that most supports each speech's top topic: among the sentences of the chunk
+    /// where that topic is strongest, the one whose embedding (in context, or alone as the head
+    /// says) scores highest for it.
+    fn evidence(
+        &self,
+        prepared: &[Prepared],
+        scores: &[Option<SpeechScores>],
+        first_chunk: &[usize],
+        span_embeddings: &[ndarray::Array2<f32>],
+    ) -> Vec<String> {
+        prepared
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .map(|(i, (p, s))| {
+                let (Ok(seg), Some(s)) = (p, s) else { return String::new() };
+                let (Some(chunk), Some(top)) = (s.best_chunk, s.top_topic()) else { return String::new() };
+                let pieces = seg.chunks[chunk].pieces.clone();
+                let best = if pieces.len() == 1 {
+                    0
+                } else {
+                    let sentences = &span_embeddings[first_chunk[i] + chunk];
+                    let values: Vec<f64> = self.scoring.scorer.score(sentences.view()).iter().map(|c| c.topics[top]).collect();
+                    aggregate::argmax(&values)
+                };
+                seg.piece_text(pieces.start + best).to_string()
+            })
+            .collect()
+    }
+}
+
+impl Labeller {
+    /// Loads the tokenizer, the model, the label prototypes and the head a configuration names.
+    /// `encoder_sha256` is the model weights' SHA-256, which a head must have been fitted on.
+    /// With `--fast` (bf16 or int8), also loads the default full-precision engine to rescore near
+    /// ties (unless `--no-rescore`).
+    pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
+        let mut labeller = Self::load_engine(config, config.engine, encoder_sha256)?;
+        if let Some(near_tie) = NearTie::for_engine(config.engine).filter(|_| config.rescore_near_ties) {
+            let full = Self::load_engine(config, Engine::DEFAULT, encoder_sha256)?;
+            labeller.engine = format!(
+                "{}; near ties (on-topic within {} of the threshold, or stances within {}) rescored by {}",
+                labeller.engine, near_tie.on_topic, near_tie.stance, full.engine
+            );
+            labeller.fallback = Some((Box::new(full), near_tie));
+        }
+        Ok(labeller)
+    }
+
+    fn load_engine(config: &RunConfig, engine: Engine, encoder_sha256: &str) -> Result<Self, Error> {
+        let words = WordPieces::load(&config.model_dir)?;
+        let loaded = encoder::load(&config.model_dir, engine, config.threads, encoder_sha256)?;
+        let cache = EmbeddingCache::from_env(loaded.cache_key);
+        let prototypes = Prototypes::build(&config.taxonomy, &words, &*loaded.encoder, cache.as_ref())?;
+        let head = match &config.head {
+            HeadChoice::None => None,
+            HeadChoice::Named(path) => Some((path.clone(), load_head(path, encoder_sha256, config)?)),
+            HeadChoice::Default(path) if !path.is_file() => None,
+            HeadChoice::Default(path) => match load_head(path, encoder_sha256, config) {
+                Ok(file) => Some((path.clone(), file)),
+                Err(e) => {
+                    eprintln!("parlscan: note: not using the default head: {e}");
+                    None
+                }
+            },
+        };
+        let scoring = match head {
+            Some((path, file)) => Scoring::head(path, file, prototypes),
+            None => Scoring::prototypes(&config.taxonomy, prototypes),
+        };
+        Ok(Labeller { words, encoder: loaded.encoder, taxonomy: config.taxonomy.clone(), scoring, engine: loaded.description, fallback: None })
+    }
+}
+
+/// Loads a head file and checks it against the model weights and taxonomy in use.
+fn load_head(path: &std::path::Path, encoder_sha256: &str, config: &RunConfig) -> Result<HeadFile, Error> {
+    let file = HeadFile::load(path)?;
+    file.check(path, encoder_sha256, &config.taxonomy)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(on_topic: f64, topics: &[f64], stance: &[f64]) -> SpeechScores {
+        let class = (on_topic >= 0.5).then(|| aggregate::argmax(stance));
+        SpeechScores { on_topic, topics: topics.to_vec(), listed: Vec::new(), stance: stance.to_vec(), stance_class: class, best_chunk: None }
+    }
+
+    #[test]
+    fn near_ties_are_on_topic_stance_and_the_last_topic_a_top_up_takes() {
+        let tie = NearTie { on_topic: 0.05, stance: 0.1 };
+        let two = Listing { min_topics: 2, off_topic: Vec::new() };
+        let clear = [0.6, 0.2, 0.1];
+        let half = [0.5; 3];
+        let holds = |s: &SpeechScores, listing: &Listing| tie.holds(s, 0.5, &half, listing);
+        assert!(holds(&scores(0.52, &[0.9, 0.1, 0.0], &clear), &two), "on_topic near its threshold");
+        assert!(holds(&scores(0.9, &[0.9, 0.1, 0.0], &[0.45, 0.4, 0.15]), &two), "two stances close");
+        assert!(!holds(&scores(0.9, &[0.9, 0.3, 0.0], &clear), &two), "second topic clear of the third");
+        let close = scores(0.9, &[0.9, 0.3, 0.25], &clear);
+        assert!(holds(&close, &two), "second and third topics close: which one the top-up takes");
+        assert!(!holds(&close, &Listing::default()), "no top-up, no tie");
+        assert!(!holds(&scores(0.9, &[0.9, 0.6, 0.55], &clear), &two), "both pass: no top-up");
+        assert!(!holds(&scores(0.2, &[0.9, 0.3, 0.25], &clear), &two), "off topic: no top-up");
+    }
+}
