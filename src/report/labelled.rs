@@ -26,8 +26,8 @@ pub enum Format {
 impl Format {
     /// The format of a `classify --format` output, when the report can read it (the annotation
     /// tool formats are not classify-shaped).
-    pub fn of_output(f: crate::output_formats::OutputFormat) -> Option<Format> {
-        use crate::output_formats::OutputFormat as O;
+    pub fn of_output(f: crate::output::OutputFormat) -> Option<Format> {
+        use crate::output::OutputFormat as O;
         match f {
             O::Csv => Some(Format::Csv),
             O::Tsv => Some(Format::Tsv),

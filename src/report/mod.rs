@@ -137,7 +137,7 @@ pub fn write_report(o: &Options) -> Result<Written, Error> {
         use std::io::Write;
         std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| Error::write(&o.output, e))?;
     } else {
-        crate::output::write_atomically(&o.output, text.as_bytes())?;
+        crate::files::write_atomically(&o.output, text.as_bytes())?;
     }
     Ok(Written { speeches: summary.read, bytes: text.len(), problems })
 }
