@@ -81,6 +81,56 @@ pub enum Command {
         "  parlscan merge out/part-*.csv -o labelled.csv\n\n",
         exit_codes!()))]
     Merge(MergeArgs),
+
+    /// Summarise labelled outputs in one self-contained HTML page (no network needed): counts,
+    /// topics, stance, over time, by group, the speeches to read first; with --gold, the evaluate
+    /// figures as charts.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  parlscan report labelled.csv -o report.html\n",
+        "  parlscan report 2015.parquet 2016.jsonl.gz -o report.html --group-col Speaker_party --title 'Commons 2015-16'\n",
+        "  parlscan report pred.csv --gold ../shared/data/dev.csv -o report.html\n\n",
+        "Inputs are classify outputs (CSV, TSV, JSON Lines, Parquet; gzip allowed). Dates come from `Date` or\n",
+        "`date`, groups from `Party`, `Speaker_party` or `party`, unless named. docs/report.md describes the page.\n\n",
+        exit_codes!()))]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// `parlscan classify` outputs to summarise together. Example: `parlscan report labelled.csv -o report.html`
+    #[arg(required = true, value_name = "LABELLED")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Where to write the HTML page (`-`: stdout). A previous page stays intact until the new one is
+    /// complete. Example: `-o report.html`
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Gold labels (`id`, `topics`, `stance`) for some of the speeches: adds per-topic F1, the stance
+    /// confusion matrix and the on_topic reliability diagram. Example: `--gold ../shared/data/dev.csv`
+    #[arg(long, value_name = "GOLD")]
+    pub gold: Option<PathBuf>,
+
+    /// The date column (default: `Date`, else `date`). Example: `--date-col sitting_date`
+    #[arg(long, value_name = "NAME")]
+    pub date_col: Option<String>,
+
+    /// The group column (default: `Party`, else `Speaker_party`, else `party`). Example: `--group-col speaker`
+    #[arg(long, value_name = "NAME")]
+    pub group_col: Option<String>,
+
+    /// The page's title. Example: `--title 'Commons 2016'`
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// The speech id column (shown, and joined with --gold). Example: `--id-col speech_id`
+    #[arg(long, default_value = "id", value_name = "NAME")]
+    pub id_col: String,
+
+    /// No summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -229,6 +279,11 @@ pub struct ClassifyArgs {
     /// with 75.
     #[arg(long)]
     pub wait: bool,
+
+    /// Also write a report page of the output (as `parlscan report OUTPUT -o FILE`) once it is
+    /// written. Needs a file -o in csv, tsv, jsonl or parquet. Example: `--report report.html`
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// `classify --fast[=KIND]`.

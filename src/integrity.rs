@@ -131,7 +131,7 @@ fn store(file: &Path, verified: &BTreeSet<String>) {
     if let Some(dir) = file.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let _ = crate::output::write_atomically(file, text.as_bytes());
+    let _ = crate::files::write_atomically(file, text.as_bytes());
 }
 
 #[cfg(test)]

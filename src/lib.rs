@@ -2,13 +2,14 @@
 //!
 //! The modules follow a speech through the pipeline: `corpus` (read) → `segment` (clean, split)
 //! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
-//! (write, then `output_formats`); `pipeline` wires them, with `manifest` and `incremental` for
-//! nightly runs and `shard` and `merge` for cluster runs. `evaluate` compares labels with gold
-//! ones; `fit` learns heads from labelled speeches, and `tune` fine-tunes the encoder on them.
-//! `lock` keeps two runs from writing one output, `integrity` checks the installed default model,
-//! and `max_not_scored` turns too many unscored rows into a failing exit code.
-//! `cli`, `config`, `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in
-//! `main.rs` only parses arguments and maps errors to exit codes.
+//! (the labelled CSV, then other formats). `labeller` holds what labels a block of speeches and
+//! `pipeline` runs a corpus through it, with `manifest` and `incremental` for nightly runs, `lock`
+//! so two runs never write one output, `integrity` to check the installed default model and
+//! `max_not_scored` for exit codes, and `shard` and `merge` for cluster runs. `evaluate` compares
+//! labels with gold ones; `report` draws a labelled corpus as one HTML page; `fit` learns heads
+//! from labelled speeches, and `tune` fine-tunes the encoder on them. `cli`, `config`, `files`,
+//! `taxonomy`, `fingerprint` and `error` hold what surrounds them. The binary in `main.rs` only
+//! parses arguments and maps errors to exit codes.
 
 pub mod aggregate;
 pub mod batch;
@@ -30,6 +31,7 @@ pub mod max_not_scored;
 pub mod merge;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod score;
 pub mod segment;
 pub mod shard;

@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use parlscan::cli::{Cli, Command};
+use parlscan::cli::{ClassifyArgs, Cli, Command};
 use parlscan::config::RunConfig;
 use parlscan::error::{exit, Error};
 use parlscan::evaluate;
 use parlscan::lock::OutputLock;
 use parlscan::max_not_scored;
+use parlscan::report;
 
 fn main() -> ExitCode {
     keep_freed_memory();
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Classify(args) => {
+            let report = args.report.as_ref().map(|page| report_of_classify(&args, page)).transpose()?;
             let config = RunConfig::from_args(&args)?;
             // Held until the output, manifest and rejects are all written.
             let _lock = config.output.as_deref().map(|out| OutputLock::acquire(out, args.wait)).transpose()?;
@@ -43,11 +45,28 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
                 eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}", summary.scorer);
             }
+            if let Some(options) = report {
+                write_report(&options, config.quiet)?;
+            }
             let code = max_not_scored::exit_code(summary.exit_code(), &summary.counts, config.max_not_scored);
             if let Some(limit) = config.max_not_scored.filter(|_| code == exit::DATA) {
                 eprintln!("parlscan: {}", max_not_scored::explain(&summary.counts, limit));
             }
             Ok(code)
+        }
+        Command::Report(args) => {
+            let options = report::Options {
+                inputs: args.inputs,
+                format: None,
+                output: args.output,
+                gold: args.gold,
+                id_col: args.id_col,
+                date_col: args.date_col,
+                group_col: args.group_col,
+                title: args.title,
+            };
+            write_report(&options, args.quiet)?;
+            Ok(exit::OK)
         }
         Command::Evaluate(args) => {
             let gold = evaluate::read_labels(&args.gold, &args.id_col, false)?;
@@ -87,6 +106,44 @@ fn run(cli: Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The report `classify --report PAGE` writes once its output is written: the output must be a
+/// file (the page reads it back) in a classify-shaped format. Checked before the run starts.
+fn report_of_classify(args: &ClassifyArgs, page: &std::path::Path) -> Result<report::Options, Error> {
+    let output = args.output.as_ref().filter(|o| o.as_os_str() != "-");
+    let Some(output) = output else {
+        return Err(Error::Usage("--report reads the output back: it needs a file -o (not stdout)".into()));
+    };
+    let Some(format) = report::Format::of_output(args.format) else {
+        return Err(Error::Usage(format!("--report reads csv, tsv, jsonl or parquet output, not --format {}", args.format)));
+    };
+    Ok(report::Options {
+        inputs: vec![output.clone()],
+        format: Some(format),
+        output: page.to_path_buf(),
+        gold: None,
+        id_col: args.id_col.clone(),
+        date_col: None,
+        group_col: None,
+        title: None,
+    })
+}
+
+fn write_report(options: &report::Options, quiet: bool) -> Result<(), Error> {
+    let written = report::write_report(options)?;
+    if !quiet {
+        for p in &written.problems {
+            eprintln!("parlscan: warning: {p}");
+        }
+        eprintln!(
+            "parlscan: report of {} speeches: wrote {} ({} kB)",
+            written.speeches,
+            options.output.display(),
+            written.bytes.div_ceil(1024)
+        );
+    }
+    Ok(())
 }
 
 /// glibc hands large freed blocks back to the kernel after every libtorch op, and the mmap/munmap

@@ -10,6 +10,7 @@ mod lock;
 mod model;
 mod nightly;
 mod onnx;
+mod report;
 mod robust;
 mod tune;
 mod util;
