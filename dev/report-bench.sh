@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark of `parlscan report` (issue 19): makes a synthetic classify-shaped CSV of ROWS rows
+# Benchmark of `parlscan report`: makes a synthetic classify-shaped CSV of ROWS rows
 # (default 1,000,000; each with a TEXT_CHARS-character text, default 400), summarises it, and
-# prints the wall time, the peak RSS and the CPU. The issue asks for peak RSS under 300 MB at a
+# prints the wall time, the peak RSS and the CPU. The target is a peak RSS under 300 MB at a
 # million rows. Not a test: figures depend on the machine. Usage: dev/report-bench.sh [WORKDIR]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

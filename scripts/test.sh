@@ -6,8 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
-# The report tests open pages in headless Chromium (issue 19); they fail, never skip, without it.
-command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+# The report tests open pages in headless Chromium; they fail, never skip, without it.
+command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 # One build profile for tests and the binary; tests run the real model, so release.
 cargo test --release --locked "$@"
 bash scripts/slurm/test.sh
