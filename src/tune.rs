@@ -10,7 +10,7 @@
 //! `--cross-validate` measures whether it pays, honestly: for each fold it fine-tunes a fresh copy
 //! on that fold's training rows only, fits the default head's settings on the tuned embeddings and
 //! scores the held-out speeches, then sets the out-of-fold figures beside the frozen encoder's.
-//! Owns pair sampling, the training loop and the model folder; heads are `fit.rs`'s.
+//! Owns pair sampling, the training loop and the model folder; heads are `fit`'s.
 
 use std::path::Path;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! as JSON. Features per chunk are the embedding and its prototype similarities, standardised.
 //!
 //! Owns the head file (what made it, checks that it fits the running model and labels) and
-//! applying it. Fitting is `fit.rs`'s job.
+//! applying it. Fitting is `fit`'s job.
 
 use std::path::{Path, PathBuf};
 
