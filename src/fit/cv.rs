@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::aggregate::{self, Listing};
 use crate::evaluate::{self, Labels, Report};
-use crate::score::head::standardise;
+use crate::score::head::{self, standardise};
 use crate::score::lexical::{self, Lexical};
 use crate::score::linear::{Logistic, Multinomial};
 use crate::score::{mix_sentences, ChunkScores, SentenceEmbedding};
@@ -211,11 +211,7 @@ pub fn cross_validate(
         let score = |row: &[f64]| {
             let mut x = cand.features.mask(row, dim);
             standardise(&mut x, &mean, &scale);
-            ChunkScores {
-                on_topic: fitted.on_topic.prob(&x),
-                topics: fitted.topics.iter().map(|m| m.prob(&x)).collect(),
-                stance: fitted.stance.probs(&x),
-            }
+            head::apply(&x, &fitted.on_topic, fitted.topics.iter(), &fitted.stance)
         };
         for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
             let f = &features[i];

@@ -168,6 +168,12 @@ pub fn standardise(x: &mut [f64], mean: &[f64], scale: &[f64]) {
     }
 }
 
+/// The scores of one standardised feature row under a head's models: the one place a head is
+/// applied, by `classify` (through [`Head`]) and by `fit`'s cross-validation alike.
+pub fn apply<'a>(x: &[f64], on_topic: &Logistic, topics: impl Iterator<Item = &'a Logistic>, stance: &Multinomial) -> ChunkScores {
+    ChunkScores { on_topic: on_topic.prob(x), topics: topics.map(|m| m.prob(x)).collect(), stance: stance.probs(x) }
+}
+
 impl Scorer for Head {
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores> {
         let f = &self.file;
@@ -175,11 +181,7 @@ impl Scorer for Head {
             .into_iter()
             .map(|mut x| {
                 standardise(&mut x, &f.feature_mean, &f.feature_scale);
-                ChunkScores {
-                    on_topic: f.on_topic.prob(&x),
-                    topics: f.topic_heads.iter().map(|t| t.model.prob(&x)).collect(),
-                    stance: f.stance.probs(&x),
-                }
+                apply(&x, &f.on_topic, f.topic_heads.iter().map(|t| &t.model), &f.stance)
             })
             .collect()
     }
