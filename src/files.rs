@@ -40,7 +40,7 @@ pub fn sync_folder(path: &Path) {
 }
 
 /// A temporary file beside `dest` (same folder, so the rename is atomic), hidden by a leading dot.
-pub fn temp_beside(dest: &Path) -> Result<tempfile::NamedTempFile, Error> {
+fn temp_beside(dest: &Path) -> Result<tempfile::NamedTempFile, Error> {
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -57,11 +57,18 @@ pub fn temp_beside(dest: &Path) -> Result<tempfile::NamedTempFile, Error> {
 }
 
 /// Fsyncs a finished temporary file, renames it to `dest` and fsyncs the folder.
-pub fn persist(temp: tempfile::TempPath, dest: &Path) -> Result<(), Error> {
+fn persist(temp: tempfile::TempPath, dest: &Path) -> Result<(), Error> {
     File::open(&temp).and_then(|f| f.sync_all()).map_err(|e| Error::write(dest, e))?;
     temp.persist(dest).map_err(|e| Error::write(dest, e.error))?;
     sync_folder(dest);
     Ok(())
+}
+
+/// `.NAME.SUFFIX` beside `dest` (`dir/out.csv` → `dir/.out.csv.SUFFIX`): where an output's
+/// partial file, checkpoint, canonical CSV and lock live, hidden.
+pub fn hidden_beside(dest: &Path, suffix: &str) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.{suffix}"))
 }
 
 /// Writes a small file so that `dest` only ever shows the complete content.

@@ -21,8 +21,7 @@ use crate::error::Error;
 
 /// `.FILE.lock` beside an output `FILE`.
 pub fn lock_path(output: &Path) -> PathBuf {
-    let name = output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    output.with_file_name(format!(".{name}.lock"))
+    crate::files::hidden_beside(output, "lock")
 }
 
 /// The run that holds (or last held) an output's lock, as its lock file records it.

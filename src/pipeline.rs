@@ -237,8 +237,7 @@ pub fn header(corpus: &Corpus, taxonomy: &Taxonomy) -> Vec<String> {
 
 /// Where the canonical CSV of a converted output is journalled: hidden, beside the output.
 fn canonical_path(dest: &Path) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    dest.with_file_name(format!(".{name}.canonical.csv"))
+    crate::files::hidden_beside(dest, "canonical.csv")
 }
 
 /// Writes the requested format from the canonical CSV: to the output file (atomically) or stdout.

@@ -139,13 +139,7 @@ impl Search<'_> {
                 Ok((i, inputs.prototypes.score(emb.view())))
             })
             .collect::<Result<_, Error>>()?;
-        let figures = headline(&cv::report(
-            &oof,
-            &self.examples,
-            &self.names,
-            &thresholds,
-            &Listing::default(),
-        ));
+        let figures = self.figures(&oof, &thresholds, &Listing::default());
         Ok(
             Row::new("prototypes alone".into(), figures, None, Stage::Head)
                 .shown_as("label prototypes alone (no fitting)".into()),

@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::taxonomy::{Taxonomy, STANCE_CLASSES};
 
 use canonical::Canonical;
-pub use sink::{checkpoint_path, partial_path, Checkpoint, Resume, Sink};
+pub use sink::{Checkpoint, Resume, Sink};
 
 /// The label columns after the passthrough ones, in order.
 pub fn label_columns(taxonomy: &Taxonomy) -> Vec<String> {

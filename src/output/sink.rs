@@ -11,7 +11,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::files::{sync_folder, write_atomically};
+use crate::files::{hidden_beside, sync_folder, write_atomically};
 
 /// Where rows go: stdout, or (for a file) a hidden partial file beside it that is checkpointed as
 /// it grows and renamed into place by [`Sink::finish`].
@@ -54,11 +54,6 @@ pub struct Resume {
     pub summary: Option<serde_json::Value>,
     /// Why an existing checkpoint was not used, to tell the user.
     pub discarded: Option<String>,
-}
-
-fn hidden_beside(dest: &Path, suffix: &str) -> PathBuf {
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    dest.with_file_name(format!(".{name}.{suffix}"))
 }
 
 /// The checkpoint file of an output path.
