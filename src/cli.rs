@@ -203,8 +203,8 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub no_head: bool,
 
-    /// Faster, very slightly different labels. `--fast` alone picks bf16 where the CPU multiplies
-    /// bfloat16 natively (AMX, AVX-512 BF16), else int8. `--fast=bf16`: the model in bfloat16 on
+    /// Faster, very slightly different labels. `--fast` alone picks the faster of bf16 (where the
+    /// CPU multiplies bfloat16 natively: AMX, AVX-512 BF16) and int8, timed once per machine. `--fast=bf16`: the model in bfloat16 on
     /// libtorch. `--fast=int8`: the int8-quantised model on ONNX Runtime (onnx/model-int8.onnx,
     /// written by scripts/setup.sh). Speeches close to a decision boundary are scored again at
     /// full precision. The README gives how often the labels agree with the default's.
@@ -217,9 +217,10 @@ pub struct ClassifyArgs {
     #[arg(long, requires = "fast")]
     pub no_rescore: bool,
 
-    /// What runs the model: torch (rust-bert on libtorch) or onnx (ONNX Runtime, fp32 export).
-    /// Example: `--engine onnx`
-    #[arg(long, value_enum, default_value_t = EngineName::Torch, value_name = "NAME")]
+    /// What runs the model: auto (the fastest engine on this CPU whose labels are libtorch fp32's:
+    /// timed once per machine and cached), torch (rust-bert on libtorch, fp32: the reference) or
+    /// onnx (ONNX Runtime, fp32 export). Example: `--engine torch`
+    #[arg(long, value_enum, default_value_t = EngineName::Auto, value_name = "NAME")]
     pub engine: EngineName,
 
     /// Where the torch engine runs: cpu, or cuda (the first GPU; needs CUDA libtorch, see the README).
@@ -307,6 +308,8 @@ pub enum When {
 /// `classify --engine`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EngineName {
+    /// The fastest exact engine on this CPU.
+    Auto,
     Torch,
     Onnx,
 }
@@ -572,7 +575,7 @@ mod tests {
         };
         assert_eq!((a.text_col.as_str(), a.id_col.as_str(), a.threads), ("text", "id", 0));
         assert!(a.output.is_none() && !a.quiet && !a.wait && a.max_not_scored.is_none());
-        assert_eq!((a.engine, a.device, a.fast), (EngineName::Torch, DeviceName::Cpu, None));
+        assert_eq!((a.engine, a.device, a.fast), (EngineName::Auto, DeviceName::Cpu, None));
         assert!(Cli::try_parse_from(["parlscan", "classify"]).is_err(), "an input is required");
     }
 }

@@ -10,6 +10,7 @@ use crate::cli::{ClassifyArgs, DeviceName, EngineName, FastKind};
 use crate::corpus::Columns;
 use crate::encoder::bert::{native_bf16, Precision as TorchPrecision};
 use crate::encoder::onnx::Precision;
+use crate::encoder::auto::Request;
 use crate::encoder::Engine;
 use crate::error::Error;
 use crate::files::{project_path, DEFAULT_MODEL, DEFAULT_TAXONOMY};
@@ -26,8 +27,9 @@ pub struct RunConfig {
     pub model_dir: PathBuf,
     pub taxonomy: Taxonomy,
     pub threads: usize,
-    /// What runs the model (`--engine`, `--device`, `--fast`).
-    pub engine: Engine,
+    /// What runs the model (`--engine`, `--device`, `--fast`): one engine, or the fastest exact
+    /// or approximate one on this CPU.
+    pub engine: Request,
     /// With `--fast`: score near ties again at full precision (off with `--no-rescore`).
     pub rescore_near_ties: bool,
     pub quiet: bool,
@@ -133,26 +135,29 @@ impl RunConfig {
         }
         let bf16 = Engine::Torch { cuda: false, precision: TorchPrecision::Bf16 };
         let engine = match (args.fast, args.engine, args.device) {
-            (Some(FastKind::Auto), _, _) if native_bf16() => bf16,
-            (Some(FastKind::Auto | FastKind::Int8), _, _) => Engine::Onnx(Precision::Int8),
-            (Some(FastKind::Bf16), _, _) => bf16,
-            (None, EngineName::Onnx, DeviceName::Cpu) => Engine::Onnx(Precision::Fp32),
+            (Some(FastKind::Auto), _, _) => Request::Fast,
+            (Some(FastKind::Int8), _, _) => Request::Fixed(Engine::Onnx(Precision::Int8)),
+            (Some(FastKind::Bf16), _, _) => Request::Fixed(bf16),
+            (None, EngineName::Onnx, DeviceName::Cpu) => Request::Fixed(Engine::Onnx(Precision::Fp32)),
             (None, EngineName::Onnx, DeviceName::Cuda) => {
                 problems.push(Error::Usage("--device cuda runs the torch engine: ONNX Runtime runs here on the CPU only".into()));
-                Engine::Onnx(Precision::Fp32)
+                Request::Fixed(Engine::Onnx(Precision::Fp32))
             }
-            (None, EngineName::Torch, device) => Engine::Torch { cuda: device == DeviceName::Cuda, precision: TorchPrecision::Fp32 },
+            (None, EngineName::Auto, DeviceName::Cpu) => Request::Exact,
+            (None, EngineName::Torch | EngineName::Auto, device) => {
+                Request::Fixed(Engine::Torch { cuda: device == DeviceName::Cuda, precision: TorchPrecision::Fp32 })
+            }
         };
         if args.fast == Some(FastKind::Bf16) && !native_bf16() && !args.quiet {
             eprintln!("parlscan: note: this CPU has no native bfloat16 (AVX-512 BF16): --fast=bf16 runs emulated, likely slower than the default; --fast=int8 is faster here");
         }
         match engine {
-            Engine::Torch { cuda: true, .. } => {
+            Request::Fixed(Engine::Torch { cuda: true, .. }) => {
                 if let Err(e) = crate::encoder::bert::cuda_device() {
                     problems.push(e);
                 }
             }
-            Engine::Onnx(precision) if model_dir.is_dir() && !model_dir.join(precision.file()).is_file() => {
+            Request::Fixed(Engine::Onnx(precision)) if model_dir.is_dir() && !model_dir.join(precision.file()).is_file() => {
                 problems.push(Error::Model { dir: model_dir.clone(), what: precision.missing() });
             }
             _ => {}

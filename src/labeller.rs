@@ -14,7 +14,7 @@ use crate::config::{HeadChoice, RunConfig};
 use crate::corpus::Speech;
 use crate::encoder::bert::Precision as TorchPrecision;
 use crate::encoder::onnx::Precision;
-use crate::encoder::{self, Encoder, Engine};
+use crate::encoder::{self, auto, Encoder, Engine};
 use crate::error::Error;
 use crate::score::cache::EmbeddingCache;
 use crate::score::head::{Head, HeadFile};
@@ -33,6 +33,8 @@ pub struct Labeller {
     pub scoring: Scoring,
     /// The engine that runs the model, in words (`encoder::Loaded::description`).
     pub engine: String,
+    /// Which engine ran and why it was picked (`auto` or a flag), for the summary and manifest.
+    pub choice: String,
     /// For `--fast`: the full-precision labeller that rescores speeches whose fast labels are a
     /// near tie, and what counts as one.
     pub fallback: Option<(Box<Labeller>, NearTie)>,
@@ -292,21 +294,25 @@ impl Labeller {
     /// With `--fast` (bf16 or int8), also loads the default full-precision engine to rescore near
     /// ties (unless `--no-rescore`).
     pub fn load(config: &RunConfig, encoder_sha256: &str) -> Result<Self, Error> {
-        let mut labeller = Self::load_engine(config, config.engine, encoder_sha256)?;
-        if let Some(near_tie) = NearTie::for_engine(config.engine).filter(|_| config.rescore_near_ties) {
-            let full = Self::load_engine(config, Engine::DEFAULT, encoder_sha256)?;
+        let chosen = auto::choose(&config.model_dir, config.engine, config.threads, encoder_sha256, config.quiet)?;
+        let mut labeller = Self::load_engine(config, chosen.loaded, encoder_sha256)?;
+        labeller.choice = format!("{} ({})", auto::name(chosen.engine), chosen.why);
+        if let Some(near_tie) = NearTie::for_engine(chosen.engine).filter(|_| config.rescore_near_ties) {
+            let exact = auto::choose(&config.model_dir, auto::Request::Exact, config.threads, encoder_sha256, config.quiet)?;
+            let exact_choice = format!("{} ({})", auto::name(exact.engine), exact.why);
+            let full = Self::load_engine(config, exact.loaded, encoder_sha256)?;
             labeller.engine = format!(
                 "{}; near ties (on-topic within {} of the threshold, or stances within {}) rescored by {}",
                 labeller.engine, near_tie.on_topic, near_tie.stance, full.engine
             );
+            labeller.choice = format!("{}; near ties rescored by {exact_choice}", labeller.choice);
             labeller.fallback = Some((Box::new(full), near_tie));
         }
         Ok(labeller)
     }
 
-    fn load_engine(config: &RunConfig, engine: Engine, encoder_sha256: &str) -> Result<Self, Error> {
+    fn load_engine(config: &RunConfig, loaded: encoder::Loaded, encoder_sha256: &str) -> Result<Self, Error> {
         let words = WordPieces::load(&config.model_dir)?;
-        let loaded = encoder::load(&config.model_dir, engine, config.threads, encoder_sha256)?;
         let cache = EmbeddingCache::from_env(loaded.cache_key);
         let prototypes = Prototypes::build(&config.taxonomy, &words, &*loaded.encoder, cache.as_ref())?;
         let head = match &config.head {
@@ -328,7 +334,7 @@ impl Labeller {
             Some((path, file)) => Scoring::head(path, file, prototypes),
             None => Scoring::prototypes(&config.taxonomy, prototypes),
         };
-        Ok(Labeller { words, encoder: loaded.encoder, taxonomy: config.taxonomy.clone(), scoring, engine: loaded.description, fallback: None })
+        Ok(Labeller { words, encoder: loaded.encoder, taxonomy: config.taxonomy.clone(), scoring, engine: loaded.description, choice: String::new(), fallback: None })
     }
 }
 

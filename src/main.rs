@@ -43,7 +43,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             let summary = parlscan::pipeline::classify(&config)?;
             if !config.quiet {
                 let target = config.output.as_ref().map_or("stdout".to_string(), |p| p.display().to_string());
-                eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}", summary.scorer);
+                eprintln!("parlscan: {summary}\nparlscan: scored with {}; wrote {target}\nparlscan: engine {}", summary.scorer, summary.engine);
             }
             if let Some(options) = report {
                 write_report(&options, config.quiet)?;

@@ -119,6 +119,9 @@ pub struct Manifest {
     pub output: String,
     pub rejects: Option<String>,
     pub fingerprints: Fingerprints,
+    /// Which engine ran the model and why: `--engine auto`'s calibration, or a flag.
+    #[serde(default)]
+    pub engine: String,
     pub labels_key: String,
     /// What the whole output depends on (inputs, labels, settings); parts of one sharded run share it.
     pub run_key: String,

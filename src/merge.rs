@@ -199,6 +199,7 @@ pub fn merge(paths: &[PathBuf], output: &Path) -> Result<Merged, Error> {
         output: output.display().to_string(),
         rejects: rejects_written,
         fingerprints: first.fingerprints.clone(),
+        engine: first.engine.clone(),
         labels_key: first.labels_key.clone(),
         run_key: first.run_key.clone(),
         shard: None,

@@ -40,6 +40,9 @@ pub struct Summary {
     /// What scored: "prototypes" or a head file.
     #[serde(skip)]
     pub scorer: String,
+    /// Which engine ran and why (`Labeller::choice`).
+    #[serde(skip)]
+    pub engine: String,
     /// Rows that could not be parsed.
     #[serde(skip)]
     pub rejects: Vec<Reject>,
@@ -109,6 +112,7 @@ pub fn run(
         None => Summary::default(),
     };
     summary.scorer = labeller.scoring.head.as_ref().map_or("prototypes".into(), |p| p.display().to_string());
+    summary.engine = labeller.choice.clone();
     let multi = corpus.sources.len() > 1;
     let block_size = options.checkpoint_every.clamp(1, BLOCK);
     let mut skipped = 0;
@@ -404,6 +408,7 @@ pub fn classify(config: &RunConfig) -> Result<Summary, Error> {
             run_key,
             shard: shard.map(|s| s.to_string()),
             fingerprints,
+            engine: summary.engine.clone(),
             counts: summary.counts.clone(),
             timings: Timings {
                 started_unix,

@@ -6,6 +6,7 @@
 //! [`fake::FakeEncoder`] is a deterministic stand-in so most tests run without the model.
 //! [`Engine`] picks one. Batching policy lives in `batch.rs`, not here.
 
+pub mod auto;
 pub mod bert;
 pub mod fake;
 pub mod onnx;
