@@ -1,13 +1,18 @@
-//! Batching: every chunk runs through the model on its own, unpadded (unless the encoder asks for
-//! batches, see [`Encoder::batch_tokens`]), and results are routed back to the chunk's position.
+//! Batching: a chunk's embedding depends only on the chunk and on the fixed shape it runs in,
+//! never on its batch-mates or on where a checkpoint or shard boundary fell.
 //!
-//! One chunk per forward pass makes a chunk's embedding a function of that chunk alone: batching
-//! several chunks lets the matrix kernels pick other blockings for other batch shapes, which moved
-//! last bits (and, rarely, a fourth decimal of a label) with the checkpoint interval. It costs no
-//! speed here: the matrix products of a chunk of a hundred or more word-pieces already keep the
-//! cores busy, no work goes to padding, and no batch × heads × T × T attention tensors are made.
-//! On 500 synthetic speeches (`out/bench/corpus-500.csv`): 29.8 s and 404 MB peak RSS, against
-//! 29.3 s and 743 MB with length-bucketed batches of up to 8,192 word-pieces.
+//! By default every chunk runs through the model on its own, unpadded, and results are routed
+//! back to the chunk's position. An encoder that asks for batches ([`Encoder::batch_tokens`], the
+//! bfloat16 engine) gets fixed shapes instead: a chunk is padded to its length bucket (the next
+//! multiple of [`BUCKET`] word-pieces), runs with chunks of the same bucket, and every pass of a
+//! bucket has the same number of rows (filler rows fill a short one). So the matrix kernels see
+//! the same shapes whatever else is in the block. `tests/integration/engines.rs` checks both ways
+//! on every engine: a chunk alone and amid others gives the same bytes.
+//!
+//! What batching gives, measured per engine (`docs/performance.md`): on ONNX Runtime fp32 and int8
+//! and libtorch fp32 one chunk per pass is fastest (a chunk of a hundred or more word-pieces
+//! already keeps the cores busy, and padding is work for nothing); bfloat16 batches pay, as the
+//! matrix units want more rows than one chunk gives.
 
 use std::ops::Range;
 
@@ -24,15 +29,36 @@ pub fn plan(lengths: &[usize]) -> Vec<usize> {
     order
 }
 
-/// Splits the planned order (longest first) into forward passes: one sequence each when `budget`
-/// is 0, else runs of sequences whose padded size (count × the first one's length) stays within
-/// `budget` word-pieces.
-fn groups(order: &[usize], lengths: &[usize], budget: usize) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
+/// Length buckets for batched encoders: a chunk is padded up to a multiple of this.
+pub const BUCKET: usize = 64;
+
+/// The padded length a chunk of `len` word-pieces runs at when batched.
+fn bucket_of(len: usize) -> usize {
+    len.max(1).div_ceil(BUCKET) * BUCKET
+}
+
+/// One forward pass: the sequences it holds (indices, in planned order), its padded length and
+/// its row count (at least the number of sequences; the rest are filler rows).
+#[derive(Debug, PartialEq)]
+struct Pass {
+    members: Vec<usize>,
+    padded_len: usize,
+    rows: usize,
+}
+
+/// Splits the planned order into forward passes: one unpadded sequence each when `budget` is 0,
+/// else per length bucket passes of exactly `budget / bucket` rows (at least one).
+fn passes(order: &[usize], lengths: &[usize], budget: usize) -> Vec<Pass> {
+    if budget == 0 {
+        return order.iter().map(|&i| Pass { members: vec![i], padded_len: lengths[i].max(1), rows: 1 }).collect();
+    }
+    let mut out: Vec<Pass> = Vec::new();
     for &i in order {
+        let padded_len = bucket_of(lengths[i]);
+        let rows = (budget / padded_len).max(1);
         match out.last_mut() {
-            Some(g) if budget > 0 && (g.len() + 1) * lengths[g[0]].max(1) <= budget => g.push(i),
-            _ => out.push(vec![i]),
+            Some(p) if p.padded_len == padded_len && p.members.len() < rows => p.members.push(i),
+            _ => out.push(Pass { members: vec![i], padded_len, rows }),
         }
     }
     out
@@ -56,15 +82,17 @@ pub fn embed_all_with_spans(
     let mut out = Array2::<f32>::zeros((sequences.len(), encoder.dim()));
     let mut span_out = vec![Array2::<f32>::zeros((0, encoder.dim())); sequences.len()];
     let no_spans: &[Range<usize>] = &[];
-    for group in groups(&plan(&lengths), &lengths, encoder.batch_tokens()) {
-        let padded_len = lengths[group[0]].max(1);
-        let batch = TokenBatch { sequences: group.iter().map(|&i| sequences[i]).collect(), padded_len };
-        let group_spans: Vec<&[Range<usize>]> = group.iter().map(|&i| spans.get(i).map_or(no_spans, Vec::as_slice)).collect();
+    for pass in passes(&plan(&lengths), &lengths, encoder.batch_tokens()) {
+        let mut batch = TokenBatch { sequences: pass.members.iter().map(|&i| sequences[i]).collect(), padded_len: pass.padded_len };
+        // Filler rows hold one padding token (a row with no real token at all would attend to
+        // nothing, which some attention kernels answer with NaN).
+        batch.sequences.resize(pass.rows, &[0]);
+        let group_spans: Vec<&[Range<usize>]> = pass.members.iter().map(|&i| spans.get(i).map_or(no_spans, Vec::as_slice)).collect();
         let (rows, pooled) = encoder.embed_spans(&batch, &group_spans)?;
-        for (k, &i) in group.iter().enumerate() {
+        for (k, &i) in pass.members.iter().enumerate() {
             out.row_mut(i).assign(&rows.row(k));
         }
-        for (&i, p) in group.iter().zip(pooled) {
+        for (&i, p) in pass.members.iter().zip(pooled) {
             span_out[i] = p;
         }
     }
@@ -105,12 +133,17 @@ mod tests {
     use crate::encoder::fake::FakeEncoder;
 
     #[test]
-    fn passes_hold_one_sequence_or_fill_a_token_budget_with_the_longest_first() {
-        let lengths = [3, 10, 4, 10, 1];
+    fn passes_hold_one_unpadded_sequence_or_a_fixed_shape_per_length_bucket() {
+        let lengths = [3, 100, 64, 120, 1];
         let order = plan(&lengths);
-        assert_eq!(groups(&order, &lengths, 0), vec![vec![1], vec![3], vec![2], vec![0], vec![4]]);
-        assert_eq!(groups(&order, &lengths, 20), vec![vec![1, 3], vec![2, 0, 4]]);
-        assert_eq!(groups(&order, &lengths, 6), vec![vec![1], vec![3], vec![2], vec![0, 4]], "a long one goes alone");
+        let one = |i: usize, len: usize| Pass { members: vec![i], padded_len: len, rows: 1 };
+        assert_eq!(passes(&order, &lengths, 0), vec![one(3, 120), one(1, 100), one(2, 64), one(0, 3), one(4, 1)]);
+        // 128-long bucket: 2 rows per pass of 256 word-pieces; 64-long bucket: 4 rows.
+        assert_eq!(
+            passes(&order, &lengths, 256),
+            vec![Pass { members: vec![3, 1], padded_len: 128, rows: 2 }, Pass { members: vec![2, 0, 4], padded_len: 64, rows: 4 }]
+        );
+        assert_eq!(passes(&order, &lengths, 100)[0], Pass { members: vec![3], padded_len: 128, rows: 1 }, "a long one goes alone");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod classify;
 mod docs;
+mod engines;
 mod fit;
 mod formats;
 mod lock;
