@@ -39,7 +39,7 @@ pub enum Command {
         "  cat speeches.csv | parlscan classify - --quiet | head\n\n",
         "Output columns, after every input column in its order: on_topic, topics, top_topic,\n",
         "topic_<label> for each topic, stance, stance_score, stance_pro_powers, stance_anti_powers,\n",
-        "stance_mixed, stance_neutral, evidence, n_words, n_chunks, status.\n\n",
+        "stance_mixed, stance_neutral, evidence, stance_evidence, n_words, n_chunks, status.\n\n",
         exit_codes!()))]
     Classify(ClassifyArgs),
 

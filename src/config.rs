@@ -135,7 +135,7 @@ impl RunConfig {
         }
         let bf16 = Engine::Torch { cuda: false, precision: TorchPrecision::Bf16 };
         let engine = match (args.fast, args.engine, args.device) {
-            (Some(FastKind::Auto), _, _) => Request::Fast,
+            (Some(FastKind::Auto), _, _) => Request::Fast { rescore: !args.no_rescore },
             (Some(FastKind::Int8), _, _) => Request::Fixed(Engine::Onnx(Precision::Int8)),
             (Some(FastKind::Bf16), _, _) => Request::Fixed(bf16),
             (None, EngineName::Onnx, DeviceName::Cpu) => Request::Fixed(Engine::Onnx(Precision::Fp32)),

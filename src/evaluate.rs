@@ -21,6 +21,8 @@ pub struct Labels {
     pub stance: String,
     /// Predicted `on_topic` probability (predictions only).
     pub on_topic: Option<f64>,
+    /// Predicted `stance_score`, P(pro_powers) - P(anti_powers) (predictions only).
+    pub stance_score: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,6 +66,14 @@ pub struct Report {
     pub stance_per_class: BTreeMap<String, Prf>,
     /// Rows: gold stance, columns: predicted stance, both in [`STANCES`] order.
     pub stance_confusion: Vec<Vec<usize>>,
+    /// Stance accuracy over the speeches on topic in both gold and prediction, and how many:
+    /// stance misses apart from on-topic misses.
+    pub on_topic_stance_accuracy: f64,
+    pub on_topic_both: usize,
+    /// Pearson correlation of the predicted `stance_score` with the ordinal gold stance
+    /// (anti_powers -1, mixed or neutral 0, pro_powers 1) over the speeches on topic in gold;
+    /// `None` without stance scores or without spread.
+    pub stance_score_correlation: Option<f64>,
     pub on_topic_brier: Option<f64>,
     pub on_topic_reliability: Vec<ReliabilityBin>,
 }
@@ -114,6 +124,14 @@ pub fn compare(gold: &[Labels], pred: &[Labels]) -> Report {
         stance_per_class.insert(class.to_string(), Prf::from_counts(tp, fp, fn_));
     }
     let correct = (0..STANCES.len()).map(|k| confusion[k][k]).sum::<usize>();
+    let on_both = count(&|g, p| on(g) && on(p));
+    let on_both_right = count(&|g, p| on(g) && on(p) && g.stance == p.stance);
+    let ordinal = |s: &str| match s {
+        "pro_powers" => 1.0,
+        "anti_powers" => -1.0,
+        _ => 0.0,
+    };
+    let pairs: Vec<(f64, f64)> = gold.iter().zip(pred).filter(|(g, _)| on(g)).filter_map(|(g, p)| Some((p.stance_score?, ordinal(&g.stance)))).collect();
 
     let probs: Vec<(f64, f64)> = gold
         .iter()
@@ -146,9 +164,23 @@ pub fn compare(gold: &[Labels], pred: &[Labels]) -> Report {
         stance_macro_f1: mean(stance_per_class.values().map(|p| p.f1)),
         stance_per_class,
         stance_confusion: confusion,
+        on_topic_stance_accuracy: if on_both == 0 { 0.0 } else { on_both_right as f64 / on_both as f64 },
+        on_topic_both: on_both,
+        stance_score_correlation: pearson(&pairs),
         on_topic_brier,
         on_topic_reliability,
     }
+}
+
+/// Pearson correlation of the pairs; `None` for fewer than two or no spread on a side.
+fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
+    if pairs.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (mean(pairs.iter().map(|p| p.0)), mean(pairs.iter().map(|p| p.1)));
+    let cov: f64 = pairs.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+    let (vx, vy): (f64, f64) = (pairs.iter().map(|(x, _)| (x - mx).powi(2)).sum(), pairs.iter().map(|(_, y)| (y - my).powi(2)).sum());
+    (vx > 0.0 && vy > 0.0).then(|| cov / (vx * vy).sqrt())
 }
 
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
@@ -173,6 +205,7 @@ pub fn read_labels(path: &Path, id_col: &str, last: bool) -> Result<Vec<(String,
     };
     let (id_at, topics_at, stance_at) = (need(id_col)?, need("topics")?, need("stance")?);
     let on_at = find("on_topic");
+    let score_at = find("stance_score");
     let mut out = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| Error::csv_read(path, e))?;
@@ -186,8 +219,12 @@ pub fn read_labels(path: &Path, id_col: &str, last: bool) -> Result<Vec<(String,
             None | Some("") => None,
             Some(v) => Some(v.parse::<f64>().map_err(|_| bad(format!("line {line}: on_topic `{v}` is not a number")))?),
         };
+        let stance_score = match score_at.map(field) {
+            None | Some("") => None,
+            Some(v) => Some(v.parse::<f64>().map_err(|_| bad(format!("line {line}: stance_score `{v}` is not a number")))?),
+        };
         let topics = field(topics_at).split(';').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
-        out.push((field(id_at).to_string(), line, Labels { topics, stance, on_topic }));
+        out.push((field(id_at).to_string(), line, Labels { topics, stance, on_topic, stance_score }));
     }
     Ok(out)
 }
@@ -251,6 +288,14 @@ impl std::fmt::Display for Report {
             }
         }
         writeln!(f, "\nstance: accuracy {:.3}, macro F1 {:.3}", self.stance_accuracy, self.stance_macro_f1)?;
+        writeln!(
+            f,
+            "stance on the {} speeches on topic in both gold and prediction: accuracy {:.3}",
+            self.on_topic_both, self.on_topic_stance_accuracy
+        )?;
+        if let Some(r) = self.stance_score_correlation {
+            writeln!(f, "stance_score against the gold stance (anti -1, mixed or neutral 0, pro 1), on-topic gold: correlation {r:.3}")?;
+        }
         write!(f, "  {:<12}", "gold \\ pred")?;
         for s in STANCES {
             write!(f, " {:>11}", s)?;
@@ -272,7 +317,7 @@ mod tests {
     use super::*;
 
     fn l(topics: &[&str], stance: &str, on: Option<f64>) -> Labels {
-        Labels { topics: topics.iter().map(|s| s.to_string()).collect(), stance: stance.into(), on_topic: on }
+        Labels { topics: topics.iter().map(|s| s.to_string()).collect(), stance: stance.into(), on_topic: on, stance_score: None }
     }
 
     /// Four speeches, figures worked out by hand.

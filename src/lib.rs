@@ -38,3 +38,4 @@ pub mod shard;
 pub mod taxonomy;
 pub mod tokenize;
 pub mod tune;
+pub mod voice;

@@ -166,11 +166,11 @@ pub fn run(
                 continue;
             }
             match labelled.next().expect("one result per speech scored") {
-                Labelled::Scored { segmented: seg, scores, evidence } => {
+                Labelled::Scored { segmented: seg, scores, evidence, stance_evidence } => {
                     summary.counts.scored += 1;
                     summary.chunks += seg.chunks.len();
                     summary.tokens += seg.n_tokens();
-                    row.extend(output::scored_fields(&scores, &labeller.taxonomy, &evidence, seg.n_words, seg.chunks.len()));
+                    row.extend(output::scored_fields(&scores, &labeller.taxonomy, [&evidence, &stance_evidence], seg.n_words, seg.chunks.len()));
                 }
                 Labelled::NotScored(status) => {
                     let n_words = speech.text.as_ref().map_or(0, |t| t.split_whitespace().count());

@@ -35,8 +35,9 @@ pub enum Request {
     Fixed(Engine),
     /// The fastest exact engine (`--engine auto`, the default).
     Exact,
-    /// The fastest approximate engine (`--fast` alone).
-    Fast,
+    /// The fastest approximate engine (`--fast` alone); with `rescore`, counting the time near
+    /// ties take at the exact engine.
+    Fast { rescore: bool },
 }
 
 /// The engine that runs, loaded, and why it was picked (for the summary and the manifest).
@@ -67,30 +68,52 @@ impl Request {
         match self {
             Request::Fixed(e) => vec![e],
             Request::Exact => vec![Engine::Onnx(onnx::Precision::Fp32), TORCH_FP32],
-            Request::Fast if bert::native_bf16() => vec![TORCH_BF16, Engine::Onnx(onnx::Precision::Int8)],
-            Request::Fast => vec![Engine::Onnx(onnx::Precision::Int8)],
+            Request::Fast { .. } if bert::native_bf16() => vec![TORCH_BF16, Engine::Onnx(onnx::Precision::Int8)],
+            Request::Fast { .. } => vec![Engine::Onnx(onnx::Precision::Int8)],
         }
     }
 }
 
 /// Loads the engine `request` names, choosing and caching as the module says. Notes go to stderr
 /// unless `quiet`.
-pub fn choose(dir: &Path, request: Request, threads: usize, weights_sha256: &str, quiet: bool) -> Result<Chosen, Error> {
+///
+/// `near_ties(engine)` is the share of speeches an approximate engine is expected to rescore at
+/// the exact engine (`None` for an exact engine). For `Fast { rescore: true }` the exact engine is
+/// chosen first and a candidate's cost is its own time plus that share of the exact engine's: where
+/// no approximation beats the exact engine at that cost, the exact engine runs, and nothing is
+/// rescored. The second result is that exact engine when it was loaded for the comparison and an
+/// approximation won (to rescore near ties with).
+pub fn choose(
+    dir: &Path,
+    request: Request,
+    threads: usize,
+    weights_sha256: &str,
+    quiet: bool,
+    near_ties: &dyn Fn(Engine) -> Option<f64>,
+) -> Result<(Chosen, Option<Chosen>), Error> {
     let note = |s: String| {
         if !quiet {
             eprintln!("parlscan: note: {s}");
         }
     };
-    let candidates = request.candidates();
     if let Request::Fixed(engine) = request {
         let loaded = load(dir, engine, threads, weights_sha256)?;
-        return Ok(Chosen { engine, loaded, why: "forced by flag".into() });
+        return Ok((Chosen { engine, loaded, why: "forced by flag".into() }, None));
     }
+    let exact = match request {
+        Request::Fast { rescore: true } => Some(choose(dir, Request::Exact, threads, weights_sha256, quiet, near_ties)?.0),
+        _ => None,
+    };
+    let candidates = request.candidates();
     let cache = crate::score::cache::dir_from_env().map(|d| d.join(format!("engine-{}.json", cache_key(dir, request, threads, weights_sha256))));
     if let Some(verdict) = cache.as_deref().and_then(Verdict::read) {
+        if exact.as_ref().is_some_and(|e| name(e.engine) == verdict.engine) {
+            let e = exact.expect("just matched");
+            return Ok((Chosen { engine: e.engine, loaded: e.loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }, None));
+        }
         if let Some(engine) = candidates.iter().copied().find(|e| name(*e) == verdict.engine) {
             match load(dir, engine, threads, weights_sha256) {
-                Ok(loaded) => return Ok(Chosen { engine, loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }),
+                Ok(loaded) => return Ok((Chosen { engine, loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }, exact)),
                 Err(e) => note(format!("auto: the cached choice {} failed to load ({e}); calibrating again", verdict.engine)),
             }
         }
@@ -106,25 +129,38 @@ pub fn choose(dir: &Path, request: Request, threads: usize, weights_sha256: &str
             }
         }
     }
-    if loaded.is_empty() {
+    if loaded.is_empty() && exact.is_none() {
         return Err(Error::Setup(format!("no engine could be loaded (tried {})", failed.join(", "))));
     }
-    let (index, why) = calibrate(&loaded, request, threads)?;
-    let mut why = why;
+    // The exact engine takes part in a --fast comparison as a candidate of its own, last.
+    let with_exact = exact.is_some();
+    if let Some(e) = exact {
+        loaded.push((e.engine, e.loaded));
+    }
+    let (index, mut why) = calibrate(&loaded, request, threads, near_ties)?;
     if !failed.is_empty() {
         why.push_str(&format!("; {} could not be loaded", failed.join(", ")));
     }
+    let exact = if with_exact && index + 1 != loaded.len() {
+        let (engine, l) = loaded.pop().expect("the exact engine is last");
+        Some(Chosen { engine, loaded: l, why: "the exact engine for near ties".into() })
+    } else {
+        None
+    };
     let (engine, chosen) = loaded.swap_remove(index);
     drop(loaded);
     if let Some(path) = &cache {
         Verdict { engine: name(engine), why: why.clone() }.write(path);
     }
-    Ok(Chosen { engine, loaded: chosen, why })
+    Ok((Chosen { engine, loaded: chosen, why }, exact))
 }
 
-/// Times every loaded candidate on the calibration sequences and picks the fastest eligible one:
-/// for [`Request::Exact`], those within [`EXACT`] of libtorch fp32. Returns its index and why.
-fn calibrate(loaded: &[(Engine, Loaded)], request: Request, threads: usize) -> Result<(usize, String), Error> {
+/// Times every loaded candidate on the calibration sequences and picks the cheapest eligible one.
+/// For [`Request::Exact`], the eligible ones are within [`EXACT`] of libtorch fp32 and the cost is
+/// the time; for [`Request::Fast`] with rescoring, the last candidate is the exact engine and an
+/// approximate one's cost adds its share of near ties at the exact engine's time. Returns the
+/// index of the pick and why.
+fn calibrate(loaded: &[(Engine, Loaded)], request: Request, threads: usize, near_ties: &dyn Fn(Engine) -> Option<f64>) -> Result<(usize, String), Error> {
     if loaded.len() == 1 {
         return Ok((0, format!("auto: {}, the only engine that loaded", name(loaded[0].0))));
     }
@@ -142,6 +178,15 @@ fn calibrate(loaded: &[(Engine, Loaded)], request: Request, threads: usize) -> R
             seconds[k] = seconds[k].min(start.elapsed().as_secs_f64());
         }
     }
+    let exact_seconds = match request {
+        Request::Fast { rescore: true } => Some(seconds[loaded.len() - 1]),
+        _ => None,
+    };
+    let cost: Vec<f64> = loaded
+        .iter()
+        .zip(&seconds)
+        .map(|((e, _), &t)| t + exact_seconds.and_then(|x| near_ties(*e).map(|share| share * x)).unwrap_or(0.0))
+        .collect();
     let reference = loaded.iter().position(|(e, _)| *e == TORCH_FP32);
     let gap = |k: usize| reference.map(|r| max_difference(&embeddings[k], &embeddings[r]));
     let eligible: Vec<usize> = (0..loaded.len())
@@ -149,20 +194,24 @@ fn calibrate(loaded: &[(Engine, Loaded)], request: Request, threads: usize) -> R
         .collect();
     let best = *eligible
         .iter()
-        .min_by(|&&a, &&b| seconds[a].total_cmp(&seconds[b]))
+        .min_by(|&&a, &&b| cost[a].total_cmp(&cost[b]))
         .expect("libtorch fp32 is always eligible, and a lone engine returned above");
     let others: Vec<String> = (0..loaded.len())
         .filter(|&k| k != best)
         .map(|k| {
             let excluded = if eligible.contains(&k) { String::new() } else { format!(", excluded: embeddings {:.1e} from libtorch fp32", gap(k).unwrap_or(0.0)) };
-            format!("{:.2}x as fast as {}{excluded}", seconds[k] / seconds[best], name(loaded[k].0))
+            format!("{:.2}x as fast as {}{excluded}", cost[k] / cost[best], name(loaded[k].0))
         })
         .collect();
-    let exact = match (request, gap(best)) {
+    let detail = match (request, gap(best)) {
         (Request::Exact, Some(g)) if Some(best) != reference => format!("; embeddings within {g:.1e} of libtorch fp32"),
+        (Request::Fast { rescore: true }, _) => {
+            let shares: Vec<String> = loaded.iter().filter_map(|(e, _)| near_ties(*e).map(|s| format!("{} {:.0}%", name(*e), 100.0 * s))).collect();
+            format!("; counting near ties rescored by the exact engine ({})", shares.join(", "))
+        }
         _ => String::new(),
     };
-    Ok((best, format!("auto: {} ran the calibration {} on {}, {threads} threads{exact}", name(loaded[best].0), others.join(" and "), cpu_model())))
+    Ok((best, format!("auto: {} ran the calibration {} on {}, {threads} threads{detail}", name(loaded[best].0), others.join(" and "), cpu_model())))
 }
 
 fn max_difference(a: &Array2<f32>, b: &Array2<f32>) -> f32 {

@@ -13,7 +13,7 @@ use crate::evaluate::{self, Labels, Report};
 use crate::score::head::{self, standardise};
 use crate::score::lexical::{self, Lexical};
 use crate::score::linear::{Logistic, Multinomial};
-use crate::score::{mix_sentences, ChunkScores, SentenceEmbedding};
+use crate::score::{finish_chunk, ChunkScores, SentenceEmbedding};
 use crate::taxonomy::STANCE_CLASSES;
 
 use super::data::{gold_labels, to_labels, Example, ExampleFeatures};
@@ -214,25 +214,31 @@ pub fn cross_validate(
             head::apply(&x, &fitted.on_topic, fitted.topics.iter(), &fitted.stance)
         };
         for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
-            let f = &features[i];
-            let scores = f
-                .chunks
-                .iter()
-                .zip(f.sentences(cand.sentence_embedding))
-                .map(|(row, sentences)| {
-                    let mut chunk = score(row);
-                    if cand.sentence_weight > 0.0 {
-                        let sentences: Vec<ChunkScores> =
-                            sentences.iter().map(|r| score(r)).collect();
-                        mix_sentences(&mut chunk, &sentences, cand.sentence_weight);
-                    }
-                    chunk
-                })
-                .collect();
+            let scores = score_example(&score, &features[i], cand.sentence_embedding, cand.sentence_weight);
             out.push((i, scores));
         }
     }
     out
+}
+
+/// One example's chunk scores under a head's models (`score` maps a raw feature row to its
+/// scores): each chunk finished with its sentences' scores by `score::finish_chunk`, as `classify`
+/// finishes it (lexical probabilities are mixed in later, by [`with_lexical`], through the same
+/// function).
+pub fn score_example(
+    score: &dyn Fn(&[f64]) -> ChunkScores,
+    f: &ExampleFeatures,
+    sentence_embedding: SentenceEmbedding,
+    sentence_weight: f64,
+) -> Vec<ChunkScores> {
+    f.chunks
+        .iter()
+        .zip(f.sentences(sentence_embedding))
+        .map(|(row, sentences)| {
+            let sentences: Vec<ChunkScores> = if sentence_weight > 0.0 { sentences.iter().map(|r| score(r)).collect() } else { Vec::new() };
+            finish_chunk(score(row), &sentences, sentence_weight, None)
+        })
+        .collect()
 }
 
 /// The rows a fold trains on: the other folds' scored rows, and the training-only rows (those
@@ -317,15 +323,13 @@ pub(crate) fn lexical_oof(
 }
 
 /// Out-of-fold chunk scores with each speech's out-of-fold lexical probabilities mixed in.
-pub(crate) fn with_lexical(oof: &OutOfFold, lex: &[Option<Vec<f64>>], weight: f64) -> OutOfFold {
+pub fn with_lexical(oof: &OutOfFold, lex: &[Option<Vec<f64>>], weight: f64) -> OutOfFold {
     oof.iter()
         .map(|(i, chunks)| {
             let p = lex[*i]
                 .as_ref()
                 .expect("every scored row has lexical scores");
-            let mut chunks = chunks.clone();
-            chunks.iter_mut().for_each(|c| lexical::mix(c, p, weight));
-            (*i, chunks)
+            (*i, chunks.iter().map(|c| finish_chunk(c.clone(), &[], 0.0, Some((p, weight)))).collect())
         })
         .collect()
 }
@@ -443,7 +447,7 @@ pub(crate) fn off_topic_topics(examples: &[Example], rows: &[usize], n_topics: u
 }
 
 /// Out-of-fold scores: each scored row with its chunks' scores.
-pub(crate) type OutOfFold = Vec<(usize, Vec<ChunkScores>)>;
+pub type OutOfFold = Vec<(usize, Vec<ChunkScores>)>;
 
 /// Figures when the decoding (lexical models, minimum number of topics) is itself chosen on the
 /// other folds' out-of-fold scores (best topic micro-F1 there; the earlier among equals) and

@@ -241,6 +241,7 @@ pub fn to_labels(s: &aggregate::SpeechScores, names: &[&str]) -> Labels {
             .map_or("none", |k| STANCE_CLASSES[k])
             .to_string(),
         on_topic: Some(s.on_topic),
+        stance_score: Some(s.stance[0] - s.stance[1]),
     }
 }
 
@@ -256,6 +257,7 @@ pub fn gold_labels(e: &Example, names: &[&str]) -> Labels {
         topics,
         stance: e.stance.map_or("none", |k| STANCE_CLASSES[k]).to_string(),
         on_topic: None,
+        stance_score: None,
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) enum Kind {
     Count,
     /// The `;`-joined listed topics.
     Topics,
-    /// `top_topic`, `stance`, `evidence`: text, empty meaning none.
+    /// `top_topic`, `stance`, `evidence`, `stance_evidence`: text, empty meaning none.
     Label,
     /// `status`: always present.
     Status,
@@ -43,7 +43,7 @@ pub(super) struct Canonical {
 fn label_kind(name: &str) -> Kind {
     match name {
         "topics" => Kind::Topics,
-        "top_topic" | "stance" | "evidence" => Kind::Label,
+        "top_topic" | "stance" | "evidence" | "stance_evidence" => Kind::Label,
         "n_words" | "n_chunks" => Kind::Count,
         "status" => Kind::Status,
         _ => Kind::Score,
@@ -149,6 +149,9 @@ impl Canonical {
     }
     pub(super) fn stance_class_at(&self, k: usize) -> usize {
         self.label(5 + self.n_topics + k)
+    }
+    pub(super) fn stance_evidence_at(&self) -> usize {
+        self.header.len() - 4
     }
     pub(super) fn status_at(&self) -> usize {
         self.header.len() - 1

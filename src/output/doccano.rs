@@ -1,5 +1,6 @@
 //! doccano: the text-classification import (JSON Lines): the text, a `label` list (the listed
-//! topics and `stance:<class>`), the id and the passthrough columns as metadata.
+//! topics and `stance:<class>`), the id, the `stance_evidence` sentence and the passthrough
+//! columns as metadata.
 
 use serde_json::{Map, Value};
 
@@ -8,7 +9,7 @@ use crate::error::Error;
 
 pub(super) fn write(c: &mut Canonical, out: &mut Out, ctx: &FormatContext) -> Result<(), Error> {
     let text_at = c.require_text(ctx)?;
-    let others = c.other_fields(&["text", "label", "id"]);
+    let others = c.other_fields(&["text", "label", "id", "stance_evidence"]);
     while c.next()? {
         let mut labels: Vec<String> = Vec::new();
         if c.scored() {
@@ -19,6 +20,7 @@ pub(super) fn write(c: &mut Canonical, out: &mut Out, ctx: &FormatContext) -> Re
         task.insert("text".into(), c.field(text_at).into());
         task.insert("label".into(), labels.into());
         task.insert("id".into(), c.id_value());
+        task.insert("stance_evidence".into(), c.field(c.stance_evidence_at()).into());
         for (i, name) in &others {
             task.insert(name.clone(), c.field(*i).into());
         }

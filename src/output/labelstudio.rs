@@ -1,4 +1,5 @@
-//! Label Studio: a task list (one JSON array) with the text and passthrough columns as `data`
+//! Label Studio: a task list (one JSON array) with the text, the passthrough columns and the
+//! `stance_evidence` sentence as `data`
 //! and the labels as a prediction (`choices` results on `topics` and `stance`), scored.
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use crate::taxonomy::STANCE_CLASSES;
 pub(super) fn write(c: &mut Canonical, out: &mut Out, ctx: &FormatContext) -> Result<(), Error> {
     let text_at = c.require_text(ctx)?;
     let id_key = ctx.id_col.as_str();
-    let others = c.other_fields(&["text", id_key]);
+    let others = c.other_fields(&["text", id_key, "stance_evidence"]);
     let write_err = |e: std::io::Error| Error::write(&ctx.output, e);
     out.write_all(b"[").map_err(write_err)?;
     while c.next()? {
@@ -24,6 +25,7 @@ pub(super) fn write(c: &mut Canonical, out: &mut Out, ctx: &FormatContext) -> Re
         for (i, name) in &others {
             data.insert(name.clone(), c.field(*i).into());
         }
+        data.insert("stance_evidence".into(), c.field(c.stance_evidence_at()).into());
         let mut predictions = Vec::new();
         if c.scored() {
             let on_topic = c.float(c.on_topic_at())?.unwrap_or(0.0);

@@ -38,7 +38,7 @@ pub fn label_columns_of(topics: &[String]) -> Vec<String> {
     cols.extend(topics.iter().map(|t| format!("topic_{t}")));
     cols.extend(["stance".to_string(), "stance_score".into()]);
     cols.extend(STANCE_CLASSES.iter().map(|s| format!("stance_{s}")));
-    cols.extend(["evidence".to_string(), "n_words".into(), "n_chunks".into(), "status".into()]);
+    cols.extend(["evidence".to_string(), "stance_evidence".into(), "n_words".into(), "n_chunks".into(), "status".into()]);
     cols
 }
 
@@ -48,8 +48,8 @@ fn score(x: f64) -> String {
     if s == "-0.0000" { "0.0000".into() } else { s }
 }
 
-/// The label columns of a scored speech.
-pub fn scored_fields(s: &SpeechScores, taxonomy: &Taxonomy, evidence: &str, n_words: usize, n_chunks: usize) -> Vec<String> {
+/// The label columns of a scored speech; `evidence` is the top topic's sentence and the stance's.
+pub fn scored_fields(s: &SpeechScores, taxonomy: &Taxonomy, evidence: [&str; 2], n_words: usize, n_chunks: usize) -> Vec<String> {
     let names: Vec<&str> = taxonomy.topics.iter().map(|t| t.name.as_str()).collect();
     let mut out = vec![
         score(s.on_topic),
@@ -60,7 +60,7 @@ pub fn scored_fields(s: &SpeechScores, taxonomy: &Taxonomy, evidence: &str, n_wo
     out.push(s.stance_class.map_or("none", |k| STANCE_CLASSES[k]).to_string());
     out.push(score(s.stance[0] - s.stance[1]));
     out.extend(s.stance.iter().map(|&x| score(x)));
-    out.extend([evidence.to_string(), n_words.to_string(), n_chunks.to_string(), "ok".into()]);
+    out.extend([evidence[0].to_string(), evidence[1].to_string(), n_words.to_string(), n_chunks.to_string(), "ok".into()]);
     out
 }
 

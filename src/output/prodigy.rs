@@ -1,5 +1,5 @@
 //! Prodigy: tasks (JSON Lines) for choice interfaces: every topic an option with its score, the
-//! listed topics accepted, stance and passthrough columns in `meta`.
+//! listed topics accepted, stance, stance evidence and passthrough columns in `meta`.
 
 use serde_json::{json, Map, Value};
 
@@ -9,7 +9,7 @@ use crate::error::Error;
 
 pub(super) fn write(c: &mut Canonical, out: &mut Out, ctx: &FormatContext) -> Result<(), Error> {
     let text_at = c.require_text(ctx)?;
-    let others = c.other_fields(&["id", "stance", "stance_score", "status"]);
+    let others = c.other_fields(&["id", "stance", "stance_score", "stance_evidence", "status"]);
     while c.next()? {
         let mut meta = Map::new();
         meta.insert("id".into(), c.id_value());
@@ -18,6 +18,7 @@ pub(super) fn write(c: &mut Canonical, out: &mut Out, ctx: &FormatContext) -> Re
         }
         meta.insert("stance".into(), text_or_null(c.field(c.stance_at())));
         meta.insert("stance_score".into(), c.float(c.stance_score_at())?.into());
+        meta.insert("stance_evidence".into(), text_or_null(c.field(c.stance_evidence_at())));
         if !c.scored() {
             meta.insert("status".into(), c.field(c.status_at()).into());
         }

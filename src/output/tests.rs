@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 /// Two topics; passthrough `id, text, speaker, topics` (a gold `topics` column); rows: on
 /// topic, off topic (scored), not scored.
 const CANONICAL: &str = "\
-id,text,speaker,topics,on_topic,topics,top_topic,topic_encryption,topic_interception,stance,stance_score,stance_pro_powers,stance_anti_powers,stance_mixed,stance_neutral,evidence,n_words,n_chunks,status
-s1,\"Keep \"\"end-to-end\"\" encryption,\nplease.\",Rowe,encryption,0.8123,encryption;interception,encryption,0.9100,0.6200,anti_powers,-0.4000,0.1000,0.5000,0.1500,0.0623,Keep encryption.,5,1,ok
-s2,Floods in Appleby.,Bracewell,,0.1000,,,0.0500,0.0400,none,0.0100,0.0300,0.0200,0.0300,0.0200,,3,1,ok
-s3,,Quayle,,,,,,,,,,,,,,0,0,empty
+id,text,speaker,topics,on_topic,topics,top_topic,topic_encryption,topic_interception,stance,stance_score,stance_pro_powers,stance_anti_powers,stance_mixed,stance_neutral,evidence,stance_evidence,n_words,n_chunks,status
+s1,\"Keep \"\"end-to-end\"\" encryption,\nplease.\",Rowe,encryption,0.8123,encryption;interception,encryption,0.9100,0.6200,anti_powers,-0.4000,0.1000,0.5000,0.1500,0.0623,Keep encryption.,\"\"\"Keep it,\"\" they say; I say so too.\",5,1,ok
+s2,Floods in Appleby.,Bracewell,,0.1000,,,0.0500,0.0400,none,0.0100,0.0300,0.0200,0.0300,0.0200,,,3,1,ok
+s3,,Quayle,,,,,,,,,,,,,,,0,0,empty
 ";
 
 fn ctx() -> FormatContext {
@@ -105,7 +105,7 @@ fn jsonl_is_typed_and_keeps_column_order() {
         "on_topic": 0.8123, "topics": ["encryption", "interception"], "top_topic": "encryption",
         "topic_encryption": 0.91, "topic_interception": 0.62, "stance": "anti_powers", "stance_score": -0.4,
         "stance_pro_powers": 0.1, "stance_anti_powers": 0.5, "stance_mixed": 0.15, "stance_neutral": 0.0623,
-        "evidence": "Keep encryption.", "n_words": 5, "n_chunks": 1, "status": "ok"
+        "evidence": "Keep encryption.", "stance_evidence": "\"Keep it,\" they say; I say so too.", "n_words": 5, "n_chunks": 1, "status": "ok"
     }));
     assert_eq!(rows[1]["topics"], json!([]));
     assert_eq!(rows[1]["top_topic"], Value::Null);
@@ -114,7 +114,7 @@ fn jsonl_is_typed_and_keeps_column_order() {
         "id": "s3", "text": "", "speaker": "Quayle", "input_topics": "", "on_topic": null, "topics": null,
         "top_topic": null, "topic_encryption": null, "topic_interception": null, "stance": null, "stance_score": null,
         "stance_pro_powers": null, "stance_anti_powers": null, "stance_mixed": null, "stance_neutral": null,
-        "evidence": null, "n_words": 0, "n_chunks": 0, "status": "empty"
+        "evidence": null, "stance_evidence": null, "n_words": 0, "n_chunks": 0, "status": "empty"
     }));
     assert!(first.contains("\"on_topic\":0.8123,") && text.contains("\"stance_score\":0.01,"), "floats stay floats: {text}");
 }
@@ -126,7 +126,7 @@ fn labelstudio_tasks_carry_predictions() {
     assert_eq!(tasks, json!([
         {
             "id": 1,
-            "data": {"id": "s1", "text": "Keep \"end-to-end\" encryption,\nplease.", "speaker": "Rowe", "topics": "encryption"},
+            "data": {"id": "s1", "text": "Keep \"end-to-end\" encryption,\nplease.", "speaker": "Rowe", "topics": "encryption", "stance_evidence": "\"Keep it,\" they say; I say so too."},
             "predictions": [{
                 "model_version": "all-MiniLM-L6-v2+prototypes",
                 "score": 0.8123,
@@ -138,7 +138,7 @@ fn labelstudio_tasks_carry_predictions() {
         },
         {
             "id": 2,
-            "data": {"id": "s2", "text": "Floods in Appleby.", "speaker": "Bracewell", "topics": ""},
+            "data": {"id": "s2", "text": "Floods in Appleby.", "speaker": "Bracewell", "topics": "", "stance_evidence": ""},
             "predictions": [{
                 "model_version": "all-MiniLM-L6-v2+prototypes",
                 "score": 0.1,
@@ -147,7 +147,7 @@ fn labelstudio_tasks_carry_predictions() {
                 ]
             }]
         },
-        {"id": 3, "data": {"id": "s3", "text": "", "speaker": "Quayle", "topics": ""}, "predictions": []}
+        {"id": 3, "data": {"id": "s3", "text": "", "speaker": "Quayle", "topics": "", "stance_evidence": ""}, "predictions": []}
     ]));
     let empty = {
         let dir = tempfile::tempdir().unwrap();
@@ -164,7 +164,7 @@ fn labelstudio_tasks_carry_predictions() {
 fn labelstudio_puts_another_text_column_under_text() {
     let c = FormatContext { text_col: "speaker".into(), id_col: "speech_id".into(), ..ctx() };
     let tasks: Value = serde_json::from_slice(&run(OutputFormat::Labelstudio, &c)).unwrap();
-    assert_eq!(tasks[0]["data"], json!({"text": "Rowe", "input_text": "Keep \"end-to-end\" encryption,\nplease.", "id": "s1", "topics": "encryption"}));
+    assert_eq!(tasks[0]["data"], json!({"text": "Rowe", "input_text": "Keep \"end-to-end\" encryption,\nplease.", "id": "s1", "topics": "encryption", "stance_evidence": "\"Keep it,\" they say; I say so too."}));
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn prodigy_tasks_offer_every_topic() {
     let rows = lines(&run(OutputFormat::Prodigy, &ctx()));
     assert_eq!(rows[0], json!({
         "text": "Keep \"end-to-end\" encryption,\nplease.",
-        "meta": {"id": "s1", "speaker": "Rowe", "topics": "encryption", "stance": "anti_powers", "stance_score": -0.4},
+        "meta": {"id": "s1", "speaker": "Rowe", "topics": "encryption", "stance": "anti_powers", "stance_score": -0.4, "stance_evidence": "\"Keep it,\" they say; I say so too."},
         "options": [
             {"id": "encryption", "text": "encryption", "score": 0.91},
             {"id": "interception", "text": "interception", "score": 0.62}
@@ -183,7 +183,7 @@ fn prodigy_tasks_offer_every_topic() {
     assert_eq!(rows[1]["meta"]["stance"], "none");
     assert_eq!(rows[2], json!({
         "text": "",
-        "meta": {"id": "s3", "speaker": "Quayle", "topics": "", "stance": null, "stance_score": null, "status": "empty"},
+        "meta": {"id": "s3", "speaker": "Quayle", "topics": "", "stance": null, "stance_score": null, "stance_evidence": null, "status": "empty"},
         "options": [{"id": "encryption", "text": "encryption"}, {"id": "interception", "text": "interception"}],
         "accept": []
     }));
@@ -193,11 +193,11 @@ fn prodigy_tasks_offer_every_topic() {
 fn doccano_labels_are_topics_and_the_stance() {
     let out = run(OutputFormat::Doccano, &ctx());
     let first = std::str::from_utf8(&out).unwrap().lines().next().unwrap().to_string();
-    assert_eq!(keys(&first), ["text", "label", "id", "speaker", "topics"]);
+    assert_eq!(keys(&first), ["text", "label", "id", "stance_evidence", "speaker", "topics"]);
     let rows = lines(&out);
     assert_eq!(rows[0], json!({
         "text": "Keep \"end-to-end\" encryption,\nplease.", "label": ["encryption", "interception", "stance:anti_powers"],
-        "id": "s1", "speaker": "Rowe", "topics": "encryption"
+        "id": "s1", "stance_evidence": "\"Keep it,\" they say; I say so too.", "speaker": "Rowe", "topics": "encryption"
     }));
     assert_eq!(rows[1]["label"], json!(["stance:none"]));
     assert_eq!(rows[2]["label"], json!([]));
@@ -240,7 +240,7 @@ fn parquet_has_typed_columns_that_read_back() {
         let c = column(name);
         assert_eq!((c.physical_type(), c.logical_type_ref().cloned(), c.max_def_level()), (physical, logical, max_def), "{name}");
     }
-    assert_eq!(schema.num_columns(), 19);
+    assert_eq!(schema.num_columns(), 20);
     let rows: Vec<::parquet::record::Row> = reader.get_row_iter(None).unwrap().map(Result::unwrap).collect();
     let at = |name: &str| (0..schema.num_columns()).find(|&i| schema.column(i).name() == name).unwrap();
     assert_eq!(rows[0].get_double(at("on_topic")).unwrap(), 0.8123);

@@ -150,8 +150,9 @@ fn labels_for_evaluate(row: &summary::SpeechRow) -> evaluate::Labels {
             topics: l.topics.iter().map(|t| t.to_string()).collect(),
             stance: l.stance.to_string(),
             on_topic: Some(l.on_topic),
+            stance_score: l.stance_score,
         },
-        None => evaluate::Labels { topics: Vec::new(), stance: "none".into(), on_topic: None },
+        None => evaluate::Labels { topics: Vec::new(), stance: "none".into(), on_topic: None, stance_score: None },
     }
 }
 

@@ -75,6 +75,20 @@ pub trait Scorer: Send + Sync {
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores>;
 }
 
+/// A chunk's final scores under a head: its own scores, its sentences' topic scores mixed in at
+/// `sentence_weight` ([`mix_sentences`]), then its speech's lexical topic probabilities at their
+/// weight ([`lexical::mix`]). The one place this is done: `classify` (`Labeller`) and `fit`'s
+/// cross-validation both call it, so what cross-validation measures is what `classify` does.
+pub fn finish_chunk(mut chunk: ChunkScores, sentences: &[ChunkScores], sentence_weight: f64, lexical: Option<(&[f64], f64)>) -> ChunkScores {
+    if sentence_weight > 0.0 {
+        mix_sentences(&mut chunk, sentences, sentence_weight);
+    }
+    if let Some((probs, weight)) = lexical {
+        lexical::mix(&mut chunk, probs, weight);
+    }
+    chunk
+}
+
 /// Sentence-level topic scoring: each topic's chunk score becomes `(1 - weight) × chunk score +
 /// weight × mean of its two best sentences' scores` (sentences pooled in context from the chunk's
 /// own forward pass). A chunk of one sentence is unchanged. On-topic and stance stay chunk-level.

@@ -8,7 +8,7 @@ const LABEL_COLUMNS: [&str; 27] = [
     "topic_oversight", "topic_tech_companies", "topic_national_security", "topic_privacy_rights",
     "topic_online_safety", "topic_physical_surveillance", "stance", "stance_score",
     "stance_pro_powers", "stance_anti_powers", "stance_mixed", "stance_neutral", "evidence",
-    "n_words", "n_chunks", "status", "", "", "",
+    "stance_evidence", "n_words", "n_chunks", "status", "", "",
 ];
 
 fn csv_row(fields: &[&str]) -> String {
@@ -41,6 +41,8 @@ fn dev_speeches_keep_every_row_in_order_with_every_column() {
         if !col(&header, got, "topics").is_empty() {
             assert!(!col(&header, got, "evidence").is_empty(), "a labelled speech has evidence");
         }
+        let stance_evidence = col(&header, got, "stance_evidence");
+        assert_eq!(stance == "none", stance_evidence.is_empty(), "stance evidence exactly when on topic: {stance} {stance_evidence:?}");
     }
     assert!(stderr(&out).contains("75 speeches (75 scored)"), "summary: {}", stderr(&out));
 }
@@ -58,6 +60,11 @@ fn the_seed_commons_speech_is_about_encryption_and_tech_companies() {
     assert!(col(&h, row, "on_topic").parse::<f64>().unwrap() >= 0.5, "on topic: {row:?}");
     assert_ne!(col(&h, row, "stance"), "none");
     assert!(topics.contains(&"encryption") && topics.contains(&"tech_companies"), "topics: {topics:?}");
+    // The member quotes the providers ("We are not in that jurisdiction so we will comply with the
+    // laws where we are.") in order to reject it: the stance evidence is a sentence of his own.
+    let stance_evidence = col(&h, row, "stance_evidence");
+    assert!(!stance_evidence.is_empty() && text.contains(stance_evidence.trim()), "{stance_evidence:?}");
+    assert!(!stance_evidence.contains("not in that jurisdiction"), "the quoted providers' view: {stance_evidence:?}");
     assert!(stderr(&out).is_empty(), "--quiet prints nothing: {}", stderr(&out));
 }
 

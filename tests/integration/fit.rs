@@ -239,3 +239,66 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_its_listing_rules
     assert_eq!((col(h, &open[0], "stance"), col(h, &open[0], "topics")), ("none", ""), "off topic: no topic, however low the thresholds");
     assert_eq!((col(h, &open_off[0], "stance"), col(h, &open_off[0], "topics")), ("none", "online_safety"));
 }
+
+/// `fit`'s cross-validation scores a held-out row with `fit::cv::score_example` and
+/// `fit::cv::with_lexical`; `classify` scores a speech through `Labeller`. Both finish chunks with
+/// `score::finish_chunk`. Under the same head (the default one) and the same engine (libtorch
+/// fp32), a row's scores must be the same either way: what cross-validation measures is what
+/// `classify` does.
+#[test]
+fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head() {
+    use parlscan::aggregate::{self, Listing};
+    use parlscan::fit::cv::{score_example, with_lexical};
+    use parlscan::fit::data::{chunk_features, read_training};
+    use parlscan::score::head::{apply, standardise, HeadFile};
+    use parlscan::score::prototypes::Prototypes;
+    use parlscan::score::SentenceEmbedding;
+
+    let project = crate::util::project();
+    let model = crate::util::model_dir();
+    let taxonomy = parlscan::taxonomy::Taxonomy::load(&project.join("data/taxonomy.toml")).unwrap();
+    let head = HeadFile::load(&project.join("models/heads/default.json")).unwrap();
+    assert!(head.sentence_weight > 0.0 && head.lexical.is_some(), "the default head mixes sentences and lexical scores");
+    let w = Workdir::new();
+    w.write("train.csv", TRAIN);
+    let examples = read_training(&w.path("train.csv"), "text", "source", &taxonomy).unwrap();
+
+    // fit's side: feature rows as fit embeds them, scored as cross-validation scores a held-out row.
+    let words = parlscan::tokenize::WordPieces::load(&model).unwrap();
+    let encoder = parlscan::encoder::bert::BertEncoder::load(&model, tch::Device::Cpu).unwrap();
+    let prototypes = Prototypes::build(&taxonomy, &words, &encoder, None).unwrap();
+    let alone = head.sentence_embedding == SentenceEmbedding::Alone;
+    let features = chunk_features(&examples, &words, &encoder, &prototypes, alone).unwrap();
+    let score = |row: &[f64]| {
+        let mut x = row.to_vec();
+        standardise(&mut x, &head.feature_mean, &head.feature_scale);
+        apply(&x, &head.on_topic, head.topic_heads.iter().map(|t| &t.model), &head.stance)
+    };
+    let oof: Vec<_> = features.iter().enumerate().map(|(i, f)| (i, score_example(&score, f, head.sentence_embedding, head.sentence_weight))).collect();
+    let lex = head.lexical.as_ref().unwrap();
+    let probs: Vec<Option<Vec<f64>>> = examples.iter().map(|e| Some(lex.probs(&e.text))).collect();
+    let oof = with_lexical(&oof, &probs, lex.weight);
+    let thresholds: Vec<f64> = head.topic_heads.iter().map(|t| t.threshold).collect();
+    let listing = Listing::of_head(&head);
+
+    // classify's side, on the same engine.
+    let out = w.run(&["classify", "train.csv", "-o", "out.csv", "--engine", "torch", "--threads", "1", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, rows) = read_csv(&w.path("out.csv"));
+    assert_eq!(rows.len(), examples.len());
+    for ((i, chunks), row) in oof.iter().zip(&rows) {
+        let s = aggregate::speech(chunks, &thresholds, head.on_topic_threshold, &listing);
+        let close = |name: &str, v: f64| {
+            let c: f64 = col(&h, row, name).parse().unwrap();
+            assert!((c - v).abs() <= 6e-5, "row {i}, {name}: classify {c}, fit's scoring {v}");
+        };
+        close("on_topic", s.on_topic);
+        for (t, topic) in head.topics.iter().enumerate() {
+            close(&format!("topic_{topic}"), s.topics[t]);
+        }
+        close("stance_score", s.stance[0] - s.stance[1]);
+        let names: Vec<&str> = head.topics.iter().map(String::as_str).collect();
+        let listed: Vec<&str> = s.listed.iter().map(|&t| names[t]).collect();
+        assert_eq!(col(&h, row, "topics"), listed.join(";"), "row {i}: topics");
+    }
+}
