@@ -255,3 +255,20 @@ fn evaluate_reports_figures_for_classify_output_against_dev_gold() {
     assert_eq!(out.status.code(), Some(65));
     assert!(stderr(&out).contains("1 ids are missing from short.csv: DEV-001"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_speech_whose_only_on_topic_content_is_quoted_is_scored_with_a_stance_evidence_sentence() {
+    let w = Workdir::new();
+    let text = "The Minister wrote to me last week. \"The agencies must be able to read the messages of \
+                terrorists, and end-to-end encryption must not become a safe haven for them.\" \
+                I shall read that letter again.";
+    w.write("in.csv", format!("id,text\n{}", csv_row(&["q", text])));
+    let out = w.run(&["classify", "in.csv", "-o", "out.csv", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (h, rows) = read_csv(&w.path("out.csv"));
+    assert_eq!(col(&h, &rows[0], "status"), "ok");
+    assert!(col(&h, &rows[0], "on_topic").parse::<f64>().unwrap() >= 0.5, "the quotation is on topic: {rows:?}");
+    assert_ne!(col(&h, &rows[0], "stance"), "none");
+    let evidence = col(&h, &rows[0], "stance_evidence");
+    assert!(evidence.contains("end-to-end encryption must not become a safe haven"), "the quoted sentence carries the stance: {evidence:?}");
+}

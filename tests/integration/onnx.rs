@@ -249,4 +249,32 @@ fn a_missing_onnx_file_is_a_set_up_error() {
     let out = w.run(&["classify", "in.csv", "--model", "model", "--fast=int8"]);
     assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
     assert!(stderr(&out).contains("no onnx/model-int8.onnx") && stderr(&out).contains("scripts/setup.sh"), "{}", stderr(&out));
+    // A forced --engine onnx likewise; --engine auto (the default) falls back to libtorch, with a
+    // note, and so does plain --fast (to bf16 where the CPU has it, else to the exact engine).
+    let forced = w.run(&["classify", "in.csv", "--model", "model", "--engine", "onnx"]);
+    assert_eq!(forced.status.code(), Some(78), "{}", stderr(&forced));
+    let auto = w.command().args(["classify", "in.csv", "--model", "model", "-o", "auto.csv"]).env("PARLSCAN_CACHE", w.path("cache")).output().unwrap();
+    assert_eq!(auto.status.code(), Some(0), "{}", stderr(&auto));
+    let err = stderr(&auto);
+    assert!(err.contains("note: auto: onnx fp32 is not available") && err.contains("engine torch fp32 (auto: torch fp32, the only engine that loaded"), "{err}");
+    let fast = w.command().args(["classify", "in.csv", "--model", "model", "-o", "fast.csv", "--fast"]).env("PARLSCAN_CACHE", w.path("cache")).output().unwrap();
+    assert_eq!(fast.status.code(), Some(0), "{}", stderr(&fast));
+    assert!(stderr(&fast).contains("note: auto: onnx int8 is not available"), "{}", stderr(&fast));
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_costs_only_time() {
+    onnx_model_dir();
+    let w = Workdir::new();
+    w.write("in.csv", "id,text\na,The Home Secretary may issue a warrant for bulk interception.\n");
+    // A cache folder under a plain file cannot be made, not even by root (as CI runs).
+    w.write("not-a-folder", "");
+    let cache = w.path("not-a-folder/cache");
+    let run = |out: &str| w.command().args(["classify", "in.csv", "-o", out]).env("PARLSCAN_CACHE", &cache).output().unwrap();
+    let (a, b) = (run("a.csv"), run("b.csv"));
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)), "{}{}", stderr(&a), stderr(&b));
+    for out in [&a, &b] {
+        assert!(stderr(out).contains("(auto: ") && !stderr(out).contains("calibrated earlier, cached"), "calibrated each time: {}", stderr(out));
+    }
+    assert!(std::fs::read(w.path("a.csv")).unwrap() == std::fs::read(w.path("b.csv")).unwrap());
 }
