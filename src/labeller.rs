@@ -259,12 +259,11 @@ impl Labeller {
             }
             firsts
         };
-        let evidence = self.evidence(&prepared, &per_speech, &first_chunk, &span_embeddings);
-        let stance_evidence = self.stance_evidence(&prepared, &per_speech, &first_chunk, &span_embeddings, &chunk_scores);
+        let evidence = self.evidence(&prepared, &per_speech, &first_chunk, &span_embeddings, &chunk_scores);
         Ok(prepared
             .into_iter()
             .zip(per_speech)
-            .zip(evidence.into_iter().zip(stance_evidence))
+            .zip(evidence)
             .map(|((p, scores), (evidence, stance_evidence))| match p {
                 Ok(segmented) => {
                     let scores = scores.expect("every segmented speech has chunks, so scores");
@@ -275,75 +274,54 @@ impl Labeller {
             .collect())
     }
 
-    /// The sentence that most supports each speech's top topic: among the sentences of the chunk
-    /// where that topic is strongest, the one whose embedding (in context, or alone as the head
-    /// says) scores highest for it.
+    /// Each speech's two evidence sentences, empty where there is none:
+    /// - for its top topic: among the sentences of the chunk where that topic is strongest, the
+    ///   one whose embedding (in context, or alone as the head says) scores highest for it;
+    /// - for its stance (on-topic speeches): over all its sentences, the largest P(on topic) ×
+    ///   P(stance) × voice weight (`voice::weights`: quotations and reported views count a
+    ///   quarter), so the speaker's own voice wins where it says as much; a speech whose on-topic
+    ///   sentences are all reported still gets the best of them.
     fn evidence(
         &self,
         prepared: &[Prepared],
         scores: &[Option<SpeechScores>],
         first_chunk: &[usize],
         span_embeddings: &[ndarray::Array2<f32>],
-    ) -> Vec<String> {
-        prepared
-            .iter()
-            .zip(scores)
-            .enumerate()
-            .map(|(i, (p, s))| {
-                let (Ok(seg), Some(s)) = (p, s) else { return String::new() };
-                let (Some(chunk), Some(top)) = (s.best_chunk, s.top_topic()) else { return String::new() };
-                let pieces = seg.chunks[chunk].pieces.clone();
-                let best = if pieces.len() == 1 {
-                    0
-                } else {
-                    let sentences = &span_embeddings[first_chunk[i] + chunk];
-                    let values: Vec<f64> = self.scoring.scorer.score(sentences.view()).iter().map(|c| c.topics[top]).collect();
-                    aggregate::argmax(&values)
-                };
-                seg.piece_text(pieces.start + best).to_string()
-            })
-            .collect()
-    }
-}
-
-impl Labeller {
-    /// The sentence, preferably in the speaker's own voice, that most supports each on-topic
-    /// speech's stance: over all its sentences, the largest P(on topic) × P(stance) × voice
-    /// weight (`voice::weights`: quotations and reported views count a quarter). Empty for `none`.
-    /// A speech whose on-topic sentences are all reported still gets the best of them.
-    fn stance_evidence(
-        &self,
-        prepared: &[Prepared],
-        scores: &[Option<SpeechScores>],
-        first_chunk: &[usize],
-        span_embeddings: &[ndarray::Array2<f32>],
         chunk_scores: &[ChunkScores],
-    ) -> Vec<String> {
+    ) -> Vec<(String, String)> {
+        let scorer = &self.scoring.scorer;
         prepared
             .iter()
             .zip(scores)
             .enumerate()
             .map(|(i, (p, s))| {
-                let (Ok(seg), Some(k)) = (p, s.as_ref().and_then(|s| s.stance_class)) else { return String::new() };
+                let (Ok(seg), Some(s)) = (p, s) else { return Default::default() };
+                // Per chunk, its sentences' scores (the chunk's own for a one-sentence chunk).
+                let sentence_scores = |c: usize| {
+                    let at = first_chunk[i] + c;
+                    if seg.chunks[c].pieces.len() > 1 { scorer.score(span_embeddings[at].view()) } else { vec![chunk_scores[at].clone()] }
+                };
+                let topic = match (s.best_chunk, s.top_topic()) {
+                    (Some(c), Some(top)) => {
+                        let values: Vec<f64> = sentence_scores(c).iter().map(|x| x.topics[top]).collect();
+                        seg.piece_text(seg.chunks[c].pieces.start + aggregate::argmax(&values)).to_string()
+                    }
+                    _ => String::new(),
+                };
+                let Some(k) = s.stance_class else { return (topic, String::new()) };
                 let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
                 let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
                 let voice = crate::voice::weights(&texts);
                 let mut best = (f64::NEG_INFINITY, 0usize);
                 for (c, chunk) in seg.chunks.iter().enumerate() {
-                    let at = first_chunk[i] + c;
-                    let sentence_scores = if chunk.pieces.len() > 1 {
-                        self.scoring.scorer.score(span_embeddings[at].view())
-                    } else {
-                        vec![chunk_scores[at].clone()]
-                    };
-                    for (j, sc) in chunk.pieces.clone().zip(&sentence_scores) {
-                        let value = sc.on_topic * sc.stance[k] * voice[j];
+                    for (j, x) in chunk.pieces.clone().zip(&sentence_scores(c)) {
+                        let value = x.on_topic * x.stance[k] * voice[j];
                         if value > best.0 {
                             best = (value, j);
                         }
                     }
                 }
-                texts.get(best.1).map_or(String::new(), |t| t.to_string())
+                (topic, texts.get(best.1).map_or(String::new(), |t| t.to_string()))
             })
             .collect()
     }
