@@ -148,7 +148,7 @@ fn write_report(options: &report::Options, quiet: bool) -> Result<(), Error> {
 
 /// glibc hands large freed blocks back to the kernel after every libtorch op, and the mmap/munmap
 /// churn of the attention tensors cost about a third of the run time here; keep them instead
-/// (`dev/bench.sh` measures it; PARLSCAN_MALLOC=default turns it off for comparison).
+/// (`scripts/bench.sh` measures it; PARLSCAN_MALLOC=default turns it off for comparison).
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("PARLSCAN_MALLOC").is_none_or(|v| v != "default") {
