@@ -106,15 +106,30 @@ pub fn choose(
     };
     let candidates = request.candidates();
     let cache = crate::score::cache::dir_from_env().map(|d| d.join(format!("engine-{}.json", cache_key(dir, request, threads, weights_sha256))));
-    if let Some(verdict) = cache.as_deref().and_then(Verdict::read) {
-        if exact.as_ref().is_some_and(|e| name(e.engine) == verdict.engine) {
-            let e = exact.expect("just matched");
-            return Ok((Chosen { engine: e.engine, loaded: e.loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }, None));
+    // Processes that start together on one machine (the shards of an array job) must not each
+    // calibrate and pick differently: calibration holds a lock, and whoever waited for it reads
+    // the verdict the holder wrote. A cache folder that cannot hold the lock only costs time.
+    let mut _calibrating = None;
+    for attempt in 0..2 {
+        if let Some(verdict) = cache.as_deref().and_then(Verdict::read) {
+            if exact.as_ref().is_some_and(|e| name(e.engine) == verdict.engine) {
+                let e = exact.expect("just matched");
+                return Ok((Chosen { engine: e.engine, loaded: e.loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }, None));
+            }
+            if let Some(engine) = candidates.iter().copied().find(|e| name(*e) == verdict.engine) {
+                match load(dir, engine, threads, weights_sha256) {
+                    Ok(loaded) => return Ok((Chosen { engine, loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }, exact)),
+                    Err(e) => {
+                        note(format!("auto: the cached choice {} failed to load ({e}); calibrating again", verdict.engine));
+                        break;
+                    }
+                }
+            }
         }
-        if let Some(engine) = candidates.iter().copied().find(|e| name(*e) == verdict.engine) {
-            match load(dir, engine, threads, weights_sha256) {
-                Ok(loaded) => return Ok((Chosen { engine, loaded, why: format!("{}; calibrated earlier, cached", verdict.why) }, exact)),
-                Err(e) => note(format!("auto: the cached choice {} failed to load ({e}); calibrating again", verdict.engine)),
+        if attempt == 0 {
+            _calibrating = cache.as_deref().and_then(calibration_lock);
+            if _calibrating.is_none() {
+                break;
             }
         }
     }
@@ -279,6 +294,15 @@ fn cache_key(dir: &Path, request: Request, threads: usize, weights_sha256: &str)
         h.update([0]);
     }
     h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Takes the calibration lock beside a verdict's file (`engine-KEY.lock`), waiting for a process
+/// that holds it; `None` where the cache folder cannot hold it.
+fn calibration_lock(verdict: &Path) -> Option<std::fs::File> {
+    std::fs::create_dir_all(verdict.parent()?).ok()?;
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(verdict.with_extension("lock")).ok()?;
+    file.lock().ok()?;
+    Some(file)
 }
 
 #[derive(Serialize, Deserialize)]
