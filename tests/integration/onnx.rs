@@ -278,3 +278,31 @@ fn a_cache_that_cannot_be_written_costs_only_time() {
     }
     assert!(std::fs::read(w.path("a.csv")).unwrap() == std::fs::read(w.path("b.csv")).unwrap());
 }
+
+#[test]
+fn runs_that_start_together_calibrate_once_and_pick_the_same_engine() {
+    onnx_model_dir();
+    let w = Workdir::new();
+    w.write("in.csv", "id,text\na,The Home Secretary may issue a warrant for bulk interception.\n");
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            w.command()
+                .args(["classify", "in.csv", "-o", &format!("out{i}.csv")])
+                .env("PARLSCAN_CACHE", w.path("cache"))
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let lines: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            stderr(&out).lines().find(|l| l.starts_with("parlscan: engine ")).expect("an engine line").to_string()
+        })
+        .collect();
+    let engine = |l: &str| l.split(" (").next().unwrap().to_string();
+    assert!(lines.iter().all(|l| engine(l) == engine(&lines[0])), "{lines:#?}");
+    assert_eq!(lines.iter().filter(|l| !l.contains("calibrated earlier, cached")).count(), 1, "one calibrated: {lines:#?}");
+}
