@@ -148,7 +148,7 @@ pub fn choose(
         return Err(Error::Setup(format!("no engine could be loaded (tried {})", failed.join(", "))));
     }
     // The exact engine takes part in a --fast comparison as a candidate of its own, last.
-    let with_exact = exact.is_some();
+    let exact_why = exact.as_ref().map(|e| e.why.clone());
     if let Some(e) = exact {
         loaded.push((e.engine, e.loaded));
     }
@@ -156,11 +156,12 @@ pub fn choose(
     if !failed.is_empty() {
         why.push_str(&format!("; {} could not be loaded", failed.join(", ")));
     }
-    let exact = if with_exact && index + 1 != loaded.len() {
-        let (engine, l) = loaded.pop().expect("the exact engine is last");
-        Some(Chosen { engine, loaded: l, why: "the exact engine for near ties".into() })
-    } else {
-        None
+    let exact = match exact_why {
+        Some(why) if index + 1 != loaded.len() => {
+            let (engine, l) = loaded.pop().expect("the exact engine is last");
+            Some(Chosen { engine, loaded: l, why })
+        }
+        _ => None,
     };
     let (engine, chosen) = loaded.swap_remove(index);
     drop(loaded);
