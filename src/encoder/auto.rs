@@ -6,13 +6,14 @@
 //! machine times both on a short calibration (sixteen fixed windows of 256 word-pieces, a few seconds) and
 //! checks that ONNX Runtime's embeddings are within [`EXACT`] of libtorch's; the faster of those
 //! that pass runs. The approximate candidates for `--fast` are libtorch bf16 (where the CPU has
-//! native bfloat16) and ONNX Runtime int8; the faster runs, and near ties are rescored by the exact
-//! choice.
+//! native bfloat16) and ONNX Runtime int8, weighed with the exact engine: an approximation's cost
+//! counts the near ties it is expected to rescore at the exact engine, and the cheapest runs.
 //!
 //! The verdict is cached beside the prototype cache, keyed by the CPU model, its relevant
 //! features, the thread count, the weights and ONNX files and the engine versions, so later runs
-//! load one engine only and always pick the same one. A cache that cannot be written costs only
-//! time. A candidate that fails to load is skipped, with a note.
+//! load one engine only and always pick the same one; runs that start together take turns to
+//! calibrate. A cache that cannot be written costs only time. A candidate that fails to load is
+//! skipped, with a note.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -319,11 +320,9 @@ impl Verdict {
 
     /// Writes the verdict atomically; a cache that cannot be written costs only time.
     fn write(&self, path: &Path) {
-        let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let ok = serde_json::to_vec_pretty(self).ok().is_some_and(|bytes| std::fs::write(&tmp, bytes).is_ok());
-        if !ok || std::fs::rename(&tmp, path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if let (Some(dir), Ok(bytes)) = (path.parent(), serde_json::to_vec_pretty(self)) {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = crate::files::write_atomically(path, &bytes);
         }
     }
 }
