@@ -44,8 +44,8 @@ pub struct Labeller {
 /// only where it was close, and how close depends on how far the fast engine moves scores. The
 /// margins are the 99.5th percentile of those moves over the derivation texts (the 740 of
 /// data/train_examples.csv and the 400 of `dev/make_corpus.py 400`: `dev/derive-margins.py`),
-/// rounded up; agreement is reported
-/// on other texts (dev.csv and the sample speeches: `dev/fast-agreement.sh`, docs/performance.md).
+/// rounded up; agreement is reported on other texts (dev.csv and the sample speeches:
+/// `dev/fast-agreement.sh`, docs/performance.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearTie {
     /// `on_topic` within this of its threshold.
@@ -228,18 +228,21 @@ impl Labeller {
                 .collect(),
             None => Vec::new(),
         };
+        // Each multi-sentence chunk's sentences, scored once: for the topic mixing and both
+        // evidence sentences.
+        let sentence_scores: Vec<Vec<ChunkScores>> =
+            span_embeddings.iter().map(|e| if e.nrows() > 1 { s.scorer.score(e.view()) } else { Vec::new() }).collect();
         let chunk_scores: Vec<ChunkScores> = s
             .scorer
             .score(embeddings.view())
             .into_iter()
-            .zip(&span_embeddings)
+            .zip(&sentence_scores)
             .zip(&owners)
             .map(|((chunk, sentences), &owner)| {
-                let sentences = if s.sentence_weight > 0.0 && sentences.nrows() > 1 { s.scorer.score(sentences.view()) } else { Vec::new() };
                 let lexical = s.lexical.as_ref().map(|lex| {
                     (lexical_probs[owner].as_deref().expect("a chunk's speech has text"), lex.weight)
                 });
-                crate::score::finish_chunk(chunk, &sentences, s.sentence_weight, lexical)
+                crate::score::finish_chunk(chunk, sentences, s.sentence_weight, lexical)
             })
             .collect();
 
@@ -259,7 +262,7 @@ impl Labeller {
             }
             firsts
         };
-        let evidence = self.evidence(&prepared, &per_speech, &first_chunk, &span_embeddings, &chunk_scores);
+        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores);
         Ok(prepared
             .into_iter()
             .zip(per_speech)
@@ -273,58 +276,56 @@ impl Labeller {
             })
             .collect())
     }
+}
 
-    /// Each speech's two evidence sentences, empty where there is none:
-    /// - for its top topic: among the sentences of the chunk where that topic is strongest, the
-    ///   one whose embedding (in context, or alone as the head says) scores highest for it;
-    /// - for its stance (on-topic speeches): over all its sentences, the largest P(on topic) ×
-    ///   P(stance) × voice weight (`voice::weights`: quotations and reported views count a
-    ///   quarter), so the speaker's own voice wins where it says as much; a speech whose on-topic
-    ///   sentences are all reported still gets the best of them.
-    fn evidence(
-        &self,
-        prepared: &[Prepared],
-        scores: &[Option<SpeechScores>],
-        first_chunk: &[usize],
-        span_embeddings: &[ndarray::Array2<f32>],
-        chunk_scores: &[ChunkScores],
-    ) -> Vec<(String, String)> {
-        let scorer = &self.scoring.scorer;
-        prepared
-            .iter()
-            .zip(scores)
-            .enumerate()
-            .map(|(i, (p, s))| {
-                let (Ok(seg), Some(s)) = (p, s) else { return Default::default() };
-                // Per chunk, its sentences' scores (the chunk's own for a one-sentence chunk).
-                let sentence_scores = |c: usize| {
-                    let at = first_chunk[i] + c;
-                    if seg.chunks[c].pieces.len() > 1 { scorer.score(span_embeddings[at].view()) } else { vec![chunk_scores[at].clone()] }
-                };
-                let topic = match (s.best_chunk, s.top_topic()) {
-                    (Some(c), Some(top)) => {
-                        let values: Vec<f64> = sentence_scores(c).iter().map(|x| x.topics[top]).collect();
-                        seg.piece_text(seg.chunks[c].pieces.start + aggregate::argmax(&values)).to_string()
-                    }
-                    _ => String::new(),
-                };
-                let Some(k) = s.stance_class else { return (topic, String::new()) };
-                let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
-                let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
-                let voice = crate::voice::weights(&texts);
-                let mut best = (f64::NEG_INFINITY, 0usize);
-                for (c, chunk) in seg.chunks.iter().enumerate() {
-                    for (j, x) in chunk.pieces.clone().zip(&sentence_scores(c)) {
-                        let value = x.on_topic * x.stance[k] * voice[j];
-                        if value > best.0 {
-                            best = (value, j);
-                        }
+/// Each speech's two evidence sentences, empty where there is none:
+/// - for its top topic: among the sentences of the chunk where that topic is strongest, the
+///   one whose embedding (in context, or alone as the head says) scores highest for it;
+/// - for its stance (on-topic speeches): over all its sentences, the largest P(on topic) ×
+///   P(stance) × voice weight (`voice::weights`: quotations and reported views count a
+///   quarter), so the speaker's own voice wins where it says as much; a speech whose on-topic
+///   sentences are all reported still gets the best of them.
+fn evidence(
+    prepared: &[Prepared],
+    scores: &[Option<SpeechScores>],
+    first_chunk: &[usize],
+    sentence_scores: &[Vec<ChunkScores>],
+    chunk_scores: &[ChunkScores],
+) -> Vec<(String, String)> {
+    prepared
+        .iter()
+        .zip(scores)
+        .enumerate()
+        .map(|(i, (p, s))| {
+            let (Ok(seg), Some(s)) = (p, s) else { return Default::default() };
+            // Per chunk, its sentences' scores (the chunk's own for a one-sentence chunk).
+            let sentences = |c: usize| {
+                let at = first_chunk[i] + c;
+                if sentence_scores[at].is_empty() { std::slice::from_ref(&chunk_scores[at]) } else { &sentence_scores[at][..] }
+            };
+            let topic = match (s.best_chunk, s.top_topic()) {
+                (Some(c), Some(top)) => {
+                    let values: Vec<f64> = sentences(c).iter().map(|x| x.topics[top]).collect();
+                    seg.piece_text(seg.chunks[c].pieces.start + aggregate::argmax(&values)).to_string()
+                }
+                _ => String::new(),
+            };
+            let Some(k) = s.stance_class else { return (topic, String::new()) };
+            let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
+            let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
+            let voice = crate::voice::weights(&texts);
+            let mut best = (f64::NEG_INFINITY, 0usize);
+            for (c, chunk) in seg.chunks.iter().enumerate() {
+                for (j, x) in chunk.pieces.clone().zip(sentences(c)) {
+                    let value = x.on_topic * x.stance[k] * voice[j];
+                    if value > best.0 {
+                        best = (value, j);
                     }
                 }
-                (topic, texts.get(best.1).map_or(String::new(), |t| t.to_string()))
-            })
-            .collect()
-    }
+            }
+            (topic, texts.get(best.1).map_or(String::new(), |t| t.to_string()))
+        })
+        .collect()
 }
 
 impl Labeller {
