@@ -203,9 +203,10 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub no_head: bool,
 
-    /// Faster, very slightly different labels. `--fast` alone picks the faster of bf16 (where the
-    /// CPU multiplies bfloat16 natively: AMX, AVX-512 BF16) and int8, timed once per machine. `--fast=bf16`: the model in bfloat16 on
-    /// libtorch. `--fast=int8`: the int8-quantised model on ONNX Runtime (onnx/model-int8.onnx,
+    /// Faster where the CPU allows, very slightly different labels. `--fast` alone picks the
+    /// fastest of bf16 (where the CPU multiplies bfloat16 natively: AMX, AVX-512 BF16), int8 and
+    /// the exact engine, counting the near ties each would rescore; timed once per machine.
+    /// `--fast=bf16`: the model in bfloat16 on libtorch. `--fast=int8`: the int8-quantised model on ONNX Runtime (onnx/model-int8.onnx,
     /// written by scripts/setup.sh). Speeches close to a decision boundary are scored again at
     /// full precision. The README gives how often the labels agree with the default's.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "auto",

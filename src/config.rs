@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{ClassifyArgs, DeviceName, EngineName, FastKind};
 use crate::corpus::Columns;
+use crate::encoder::auto::Request;
 use crate::encoder::bert::{native_bf16, Precision as TorchPrecision};
 use crate::encoder::onnx::Precision;
-use crate::encoder::auto::Request;
 use crate::encoder::Engine;
 use crate::error::Error;
 use crate::files::{project_path, DEFAULT_MODEL, DEFAULT_TAXONOMY};

@@ -1,8 +1,9 @@
 //! parlscan: label parliamentary speeches for surveillance and encryption topics and stance.
 //!
 //! The modules follow a speech through the pipeline: `corpus` (read) → `segment` (clean, split)
-//! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` → `score` → `aggregate` → `output`
-//! (the labelled CSV, then other formats). `labeller` holds what labels a block of speeches and
+//! → `tokenize` (word-pieces, chunks) → `batch` → `encoder` (`encoder::auto` picks the engine for
+//! the CPU) → `score` → `aggregate` → `output` (the labelled CSV, then other formats); `voice`
+//! tells a speaker's own sentences from reported ones, for the stance evidence. `labeller` holds what labels a block of speeches and
 //! `pipeline` runs a corpus through it, with `manifest` and `incremental` for nightly runs, `lock`
 //! so two runs never write one output, `integrity` to check the installed default model and
 //! `max_not_scored` for exit codes, and `shard` and `merge` for cluster runs. `evaluate` compares
