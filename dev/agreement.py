@@ -8,6 +8,8 @@ stance_<class> columns.
 import csv
 import sys
 
+STANCE_CLASSES = ("pro_powers", "anti_powers", "mixed", "neutral")
+
 
 def read(path):
     with open(path, newline="", encoding="utf-8") as f:
@@ -24,7 +26,7 @@ def compare(a_path, b_path):
     if ha != hb or len(a) != len(b):
         sys.exit(f"{a_path} and {b_path} do not have the same columns and rows")
     topics = [h[len("topic_"):] for h in ha if h.startswith("topic_")]
-    scores = ["on_topic", "stance_score"] + [h for h in ha if h.startswith("topic_") or h.startswith("stance_") and h != "stance_score"]
+    scores = ["on_topic", "stance_score"] + [h for h in ha if h.startswith("topic_") or h in ("stance_" + c for c in STANCE_CLASSES)]
     n = rows_same = on_same = stance_same = decisions = decisions_same = 0
     max_diff, where = 0.0, ""
     for ra, rb in zip(a, b):
