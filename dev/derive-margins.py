@@ -5,6 +5,8 @@ the stance probabilities, the topic scores), the largest move and high quantiles
 
 The margins are set on the derivation files (data/train_examples.csv and a synthetic corpus) and
 agreement is reported on others (dev.csv and data/sample_speeches.csv): dev/fast-agreement.sh.
+The share of speeches a kind rescores (`NearTie::share`) is `counts.rescored` in the manifests of
+`parlscan classify FILE --fast=KIND` over the derivation files.
 
 Usage: python3 dev/derive-margins.py EXACT1.csv FAST1.csv [EXACT2.csv FAST2.csv ...]
 """
