@@ -2,7 +2,8 @@
 //!
 //! A topic counts where its strongest chunk is (max over chunks), so one on-topic passage in a long
 //! off-topic speech is found. Stance averages the chunks' stance distributions weighted by how on
-//! topic each chunk is, so procedural padding does not dilute it. Choosing the evidence sentence
+//! topic each chunk is, so procedural padding does not dilute it (a head's stance reading has
+//! already given every chunk the speech's stance: `score::stance`). Choosing the evidence sentence
 //! needs sentence scores, which the pipeline supplies.
 
 use crate::score::ChunkScores;
@@ -61,7 +62,6 @@ impl Listing {
 pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f64, listing: &Listing) -> SpeechScores {
     assert!(!chunks.is_empty(), "a scored speech has at least one chunk");
     let n_topics = chunks[0].topics.len();
-    let n_stances = chunks[0].stance.len();
     let on_topic = chunks.iter().map(|c| c.on_topic).fold(0.0, f64::max);
     let topics: Vec<f64> =
         (0..n_topics).map(|t| chunks.iter().map(|c| c.topics[t]).fold(0.0, f64::max)).collect();
@@ -78,10 +78,7 @@ pub fn speech(chunks: &[ChunkScores], thresholds: &[f64], on_topic_threshold: f6
     }
     listed.sort_by(strongest_first);
 
-    let weight_sum: f64 = chunks.iter().map(|c| c.on_topic).sum::<f64>().max(1e-12);
-    let given_on: Vec<f64> = (0..n_stances)
-        .map(|k| chunks.iter().map(|c| c.on_topic * c.stance[k]).sum::<f64>() / weight_sum)
-        .collect();
+    let given_on = crate::score::stance::chunk_average(chunks);
     let stance: Vec<f64> = given_on.iter().map(|p| on_topic * p).collect();
     let stance_class = is_on.then(|| argmax(&given_on));
 

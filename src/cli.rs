@@ -420,7 +420,14 @@ pub struct TuneArgs {
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
 
-    /// Training pairs (alternately sharing a label and sharing none).
+    /// What the pairs contrast: `topics` pulls texts that share a topic together and pushes texts
+    /// with no label in common apart; `stance` pulls texts that share a stance together and
+    /// pushes pro_powers and anti_powers texts apart; `both` draws half the pairs each way.
+    /// `--cross-validate` reports every objective.
+    #[arg(long, value_enum, default_value_t = crate::tune::Objective::Topics, value_name = "WHAT")]
+    pub objective: crate::tune::Objective,
+
+    /// Training pairs (alternately positive and negative).
     #[arg(long, default_value_t = 800, value_name = "N")]
     pub pairs: usize,
 

@@ -20,6 +20,7 @@ use crate::score::cache::EmbeddingCache;
 use crate::score::head::{Head, HeadFile};
 use crate::score::lexical::Lexical;
 use crate::score::prototypes::Prototypes;
+use crate::score::stance::{self, Sentence, StanceReading};
 use crate::score::{ChunkScores, Scorer, SentenceEmbedding};
 use crate::taxonomy::Taxonomy;
 use crate::tokenize::{Segmented, WordPieces};
@@ -115,8 +116,12 @@ pub struct Scoring {
     pub sentence_weight: f64,
     /// How sentences are embedded for that mixing and for the evidence column.
     pub sentence_embedding: SentenceEmbedding,
-    /// The head's lexical topic models, mixed into every chunk's topic scores.
+    /// The head's lexical topic models, mixed into every chunk's topic scores, and its lexical
+    /// stance model.
     pub lexical: Option<Lexical>,
+    /// How a speech's stance is read from its chunks, sentences and words (the head's; `None`:
+    /// the chunk average).
+    pub stance_reading: Option<StanceReading>,
     /// The head's listing rules: at least an on-topic speech's strongest topic or topics, and
     /// topics listed on off-topic speeches too (`aggregate::Listing`).
     pub listing: Listing,
@@ -133,6 +138,7 @@ impl Scoring {
             sentence_weight: file.sentence_weight,
             sentence_embedding: file.sentence_embedding,
             lexical: file.lexical.clone(),
+            stance_reading: file.stance_reading,
             listing: Listing::of_head(&file),
             head: Some(path),
             scorer: Box::new(Head { file, prototypes }),
@@ -148,6 +154,7 @@ impl Scoring {
             sentence_weight: 0.0,
             sentence_embedding: SentenceEmbedding::Context,
             lexical: None,
+            stance_reading: None,
             listing: Listing::default(),
             head: None,
         }
@@ -217,17 +224,26 @@ impl Labeller {
         }
         let s = &self.scoring;
         let (embeddings, span_embeddings) = s.sentence_embedding.embed(&*self.encoder, &sequences, &spans)?;
-        let lexical_probs: Vec<Option<Vec<f64>>> = match &s.lexical {
+        // Per speech: its lexical topic probabilities and lexical stance distribution.
+        let lexical_probs: Vec<Option<(Vec<f64>, Option<Vec<f64>>)>> = match &s.lexical {
             Some(lex) => speeches
                 .par_iter()
                 .zip(&prepared)
                 .map(|(s, p)| match (p, &s.text) {
-                    (Ok(_), Ok(text)) => Some(lex.probs(text)),
+                    (Ok(_), Ok(text)) => {
+                        let terms = crate::score::lexical::terms(text);
+                        Some((lex.probs_of_terms(&terms), lex.stance_of_terms(&terms)))
+                    }
                     _ => None,
                 })
                 .collect(),
             None => Vec::new(),
         };
+        // Per speech: which of its sentences are reported speech (`voice`).
+        let reported: Vec<Vec<bool>> = prepared
+            .iter()
+            .map(|p| p.as_ref().map_or_else(|_| Vec::new(), crate::voice::reported_pieces))
+            .collect();
         // Each multi-sentence chunk's sentences, scored once: for the topic mixing and both
         // evidence sentences.
         let sentence_scores: Vec<Vec<ChunkScores>> =
@@ -240,7 +256,7 @@ impl Labeller {
             .zip(&owners)
             .map(|((chunk, sentences), &owner)| {
                 let lexical = s.lexical.as_ref().map(|lex| {
-                    (lexical_probs[owner].as_deref().expect("a chunk's speech has text"), lex.weight)
+                    (lexical_probs[owner].as_ref().expect("a chunk's speech has text").0.as_slice(), lex.weight)
                 });
                 crate::score::finish_chunk(chunk, sentences, s.sentence_weight, lexical)
             })
@@ -252,7 +268,15 @@ impl Labeller {
         while start < owners.len() {
             let owner = owners[start];
             let end = start + owners[start..].iter().take_while(|&&o| o == owner).count();
-            per_speech[owner] = Some(aggregate::speech(&chunk_scores[start..end], thresholds, on_threshold, &s.listing));
+            let chunks = &chunk_scores[start..end];
+            per_speech[owner] = Some(match &s.stance_reading {
+                None => aggregate::speech(chunks, thresholds, on_threshold, &s.listing),
+                Some(reading) => {
+                    let lexical = lexical_probs.get(owner).and_then(|p| p.as_ref()).and_then(|p| p.1.as_deref());
+                    let sentences = speech_sentences(chunks, &sentence_scores[start..end], &reported[owner]);
+                    aggregate::speech(&stance::apply(chunks, &sentences, lexical, reading), thresholds, on_threshold, &s.listing)
+                }
+            });
             start = end;
         }
         let first_chunk: Vec<usize> = {
@@ -262,7 +286,7 @@ impl Labeller {
             }
             firsts
         };
-        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores);
+        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores, &reported);
         Ok(prepared
             .into_iter()
             .zip(per_speech)
@@ -291,6 +315,7 @@ fn evidence(
     first_chunk: &[usize],
     sentence_scores: &[Vec<ChunkScores>],
     chunk_scores: &[ChunkScores],
+    reported: &[Vec<bool>],
 ) -> Vec<(String, String)> {
     prepared
         .iter()
@@ -313,7 +338,7 @@ fn evidence(
             let Some(k) = s.stance_class else { return (topic, String::new()) };
             let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
             let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
-            let voice = crate::voice::weights(&texts);
+            let voice: Vec<f64> = reported[i].iter().map(|&r| crate::voice::weight(r)).collect();
             let mut best = (f64::NEG_INFINITY, 0usize);
             for (c, chunk) in seg.chunks.iter().enumerate() {
                 for (j, x) in chunk.pieces.clone().zip(sentences(c)) {
@@ -325,6 +350,18 @@ fn evidence(
             }
             (topic, texts.get(best.1).map_or(String::new(), |t| t.to_string()))
         })
+        .collect()
+}
+
+/// A speech's sentences in order, for its stance reading: each multi-sentence chunk's sentences,
+/// and each one-sentence chunk as its own sentence, with whether each is reported speech.
+fn speech_sentences<'a>(chunks: &'a [ChunkScores], sentences: &'a [Vec<ChunkScores>], reported: &[bool]) -> Vec<Sentence<'a>> {
+    chunks
+        .iter()
+        .zip(sentences)
+        .flat_map(|(chunk, sentences)| if sentences.is_empty() { std::slice::from_ref(chunk) } else { &sentences[..] })
+        .zip(reported)
+        .map(|(scores, &reported)| Sentence { scores, reported })
         .collect()
 }
 

@@ -1,15 +1,19 @@
 //! `parlscan tune`: contrastive fine-tuning of the encoder on pairs of labelled texts, SetFit's
 //! recipe, with libtorch's autograd through tch; writes a new model folder.
 //!
-//! Pairs come from the labelled speeches, the `--examples` files and the taxonomy's topic and
-//! off-topic statements: two texts that share a topic (or are both off-topic) should embed close
-//! (cosine 1), two with no label in common far apart (cosine 0). The loss is the squared error of
-//! the pair's cosine, as sentence-transformers' `CosineSimilarityLoss`; the optimiser is AdamW
-//! with linear warm-up and decay and gradients clipped to norm 1.
+//! Pairs come from the labelled speeches, the `--examples` files and the taxonomy's statements,
+//! as the [`Objective`] says. With `topics` (the default), two texts that share a topic (or are
+//! both off-topic) should embed close (cosine 1), two with no label in common far apart (cosine
+//! 0). With `stance`, two texts that share a stance should embed close, and a pro_powers text and
+//! an anti_powers one far apart. With `both`, half the pairs are of each kind. The loss is the
+//! squared error of the pair's cosine, as sentence-transformers' `CosineSimilarityLoss`; the
+//! optimiser is AdamW with linear warm-up and decay and gradients clipped to norm 1.
 //!
-//! `--cross-validate` measures whether it pays, honestly: for each fold it fine-tunes a fresh copy
-//! on that fold's training rows only, fits the default head's settings on the tuned embeddings and
-//! scores the held-out speeches, then sets the out-of-fold figures beside the frozen encoder's.
+//! `--cross-validate` measures whether it pays, honestly: for each objective and each fold it
+//! fine-tunes a fresh copy on that fold's training rows only, fits the default head's settings on
+//! the tuned embeddings and scores the held-out speeches, then sets the out-of-fold figures beside
+//! the frozen encoder's.
+//!
 //! Owns pair sampling, the training loop and the model folder; heads are `fit`'s.
 
 use std::path::Path;
@@ -22,6 +26,7 @@ use crate::encoder::bert::{build, mean_pool, BertEncoder};
 use crate::encoder::{Encoder, TokenBatch};
 use crate::error::Error;
 use crate::fingerprint;
+use crate::fit::report::Figures;
 use crate::fit::{self, Candidate, Example, Features};
 use crate::score::prototypes::Prototypes;
 use crate::taxonomy::Taxonomy;
@@ -39,11 +44,37 @@ pub struct Settings {
     /// Share of the steps over which the learning rate rises linearly from 0.
     pub warmup: f64,
     pub seed: u64,
+    pub objective: Objective,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { pairs: 800, epochs: 1, batch: 16, learning_rate: 2e-5, warmup: 0.1, seed: 0 }
+        Settings { pairs: 800, epochs: 1, batch: 16, learning_rate: 2e-5, warmup: 0.1, seed: 0, objective: Objective::Topics }
+    }
+}
+
+/// What fine-tuning pulls together and pushes apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Texts that share a topic (or are both off topic) together; texts with no label in common apart.
+    #[default]
+    Topics,
+    /// Texts that share a stance together; pro_powers and anti_powers texts apart.
+    Stance,
+    /// Half the pairs of each kind.
+    Both,
+}
+
+impl Objective {
+    pub const ALL: [Objective; 3] = [Objective::Topics, Objective::Stance, Objective::Both];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Topics => "topics",
+            Objective::Stance => "stance",
+            Objective::Both => "both",
+        }
     }
 }
 
@@ -90,23 +121,55 @@ impl Rng {
     }
 }
 
-/// `n` pairs `(a, b, target cosine)` of indices into `rows`, alternating positive (sharing a
-/// label) and negative (sharing none), anchors drawn uniformly. Rows without pair labels are
-/// left out; an empty result means there is nothing to contrast.
-pub fn sample_pairs(rows: &[&Example], n: usize, seed: u64) -> Vec<(usize, usize, f32)> {
-    let labelled: Vec<(usize, PairLabels)> = rows.iter().enumerate().filter_map(|(i, e)| PairLabels::of(e).map(|l| (i, l))).collect();
+/// `n` pairs `(a, b, target cosine)` of indices into `rows` for an objective, alternating
+/// positive and negative, anchors drawn uniformly:
+/// - topics: positive pairs share a topic label, negative ones share none;
+/// - stance: positive pairs share a stance class, negative ones are a pro_powers and an
+///   anti_powers text;
+/// - both: topic and stance pairs in turn (two of each per four), half the pairs each.
+///
+/// Rows without the labels an objective pairs on are left out; an empty result means there is
+/// nothing to contrast.
+pub fn sample_pairs(rows: &[&Example], n: usize, seed: u64, objective: Objective) -> Vec<(usize, usize, f32)> {
     let mut rng = Rng::new(seed);
+    let topics: Vec<(usize, PairLabels)> = rows.iter().enumerate().filter_map(|(i, e)| PairLabels::of(e).map(|l| (i, l))).collect();
+    let stances: Vec<(usize, usize)> = rows.iter().enumerate().filter_map(|(i, e)| e.stance.map(|k| (i, k))).collect();
+    let by_topic = |n: usize, rng: &mut Rng| draw(&topics, n, rng, |a, b| a.shares(b), |a, b| !a.shares(b));
+    // pro_powers and anti_powers are stance classes 0 and 1 (`taxonomy::STANCE_CLASSES`).
+    let opposed = |a: &usize, b: &usize| (*a, *b) == (0, 1) || (*a, *b) == (1, 0);
+    match objective {
+        Objective::Topics => by_topic(n, &mut rng),
+        Objective::Stance => draw(&stances, n, &mut rng, |a, b| a == b, opposed),
+        Objective::Both => {
+            let (t, st) = (by_topic(n.div_ceil(2), &mut rng), draw(&stances, n / 2, &mut rng, |a, b| a == b, opposed));
+            // Two topic pairs (positive, negative), then two stance pairs, and so on.
+            let mut out = Vec::with_capacity(t.len() + st.len());
+            let (mut t, mut st) = (t.chunks(2), st.chunks(2));
+            loop {
+                match (t.next(), st.next()) {
+                    (None, None) => break out,
+                    (a, b) => out.extend(a.into_iter().chain(b).flatten().copied()),
+                }
+            }
+        }
+    }
+}
+
+/// `n` pairs of `labelled` rows (index, label) alternating one for which `positive` holds
+/// (target 1) and one for which `negative` holds (target 0); fewer if they are too rare.
+fn draw<L>(labelled: &[(usize, L)], n: usize, rng: &mut Rng, positive: impl Fn(&L, &L) -> bool, negative: impl Fn(&L, &L) -> bool) -> Vec<(usize, usize, f32)> {
     let mut pairs = Vec::with_capacity(n);
     let mut misses = 0;
     while pairs.len() < n && labelled.len() > 1 && misses < 100 * n.max(1) {
         let (a, la) = &labelled[rng.below(labelled.len())];
         let (b, lb) = &labelled[rng.below(labelled.len())];
-        let positive = pairs.len() % 2 == 0;
-        if a == b || la.shares(lb) != positive {
+        let want_positive = pairs.len() % 2 == 0;
+        let fits = if want_positive { positive(la, lb) } else { negative(la, lb) };
+        if a == b || !fits {
             misses += 1;
             continue;
         }
-        pairs.push((*a, *b, if positive { 1.0 } else { 0.0 }));
+        pairs.push((*a, *b, if want_positive { 1.0 } else { 0.0 }));
     }
     pairs
 }
@@ -155,9 +218,13 @@ pub fn fine_tune(base: &Path, out: &Path, words: &WordPieces, rows: &[&Example],
         .iter()
         .map(|e| Ok(words.segment(&e.text)?.chunks.into_iter().next().map(|c| c.ids).unwrap_or_default()))
         .collect::<Result<_, Error>>()?;
-    let pairs: Vec<_> = sample_pairs(rows, s.pairs, s.seed).into_iter().filter(|&(a, b, _)| !first_chunks[a].is_empty() && !first_chunks[b].is_empty()).collect();
+    let pairs: Vec<_> = sample_pairs(rows, s.pairs, s.seed, s.objective).into_iter().filter(|&(a, b, _)| !first_chunks[a].is_empty() && !first_chunks[b].is_empty()).collect();
     if pairs.is_empty() {
-        return Err(Error::Usage("no pairs to train on: the training rows need at least two different topic labels".into()));
+        let needs = match s.objective {
+            Objective::Topics => "at least two different topic labels",
+            Objective::Stance | Objective::Both => "stance labels, pro_powers and anti_powers among them",
+        };
+        return Err(Error::Usage(format!("no pairs to train on for --objective {}: the training rows need {needs}", s.objective.name())));
     }
     let steps = s.epochs * pairs.len().div_ceil(s.batch);
     let mut opt = nn::AdamW::default().build(&vs, s.learning_rate).map_err(|e| Error::Inference(e.to_string()))?;
@@ -221,19 +288,19 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
 
 /// The settings `fit` chose for the shipped default head (`models/heads/default.json`):
 /// embedding and prototype features, training examples in, L2 0.1, the two best sentences in
-/// context at weight 0.5. Cross-validation of a tuned encoder fits these, so the comparison with
-/// the frozen encoder changes the encoder only. (The head's lexical models and listing rules do
-/// not depend on the encoder and are left out of that comparison.)
+/// context at weight 0.3. Cross-validation of a tuned encoder fits these, so the comparison with
+/// the frozen encoder changes the encoder only. (The head's lexical models, listing rules and
+/// stance reading do not depend on the encoder and are left out of that comparison.)
 pub const DEFAULT_HEAD: Candidate = Candidate {
     features: Features::Both,
     taxonomy_examples: true,
     l2: 0.1,
-    sentence_weight: 0.5,
+    sentence_weight: 0.3,
     sentence_embedding: crate::score::SentenceEmbedding::Context,
 };
 
-/// Out-of-fold figures `[on-topic F1, topic micro-F1, stance macro-F1]` of the default head's
-/// settings on the frozen encoder and with the encoder fine-tuned per fold, plus a printable log.
+/// Out-of-fold figures (`fit::report::FIGURES`) of the default head's settings on the frozen
+/// encoder and, for every objective, with the encoder fine-tuned per fold, plus a printable log.
 pub fn cross_validate(
     base: &Path,
     taxonomy: &Taxonomy,
@@ -242,7 +309,7 @@ pub fn cross_validate(
     folds: usize,
     s: &Settings,
     scratch: &Path,
-) -> Result<([f64; 3], [f64; 3], String), Error> {
+) -> Result<(Figures, Vec<(Objective, Figures)>, String), Error> {
     let names = taxonomy.topic_names();
     let fold_of = fit::fold_assignment(examples, folds, 0);
     let figures = |encoder: &dyn Encoder, keep: &dyn Fn(usize) -> bool| -> Result<Vec<(usize, Vec<crate::score::ChunkScores>)>, Error> {
@@ -259,33 +326,39 @@ pub fn cross_validate(
     drop(frozen);
     log.push_str(&format!("frozen encoder: features and heads in {:.0} s\n", started.elapsed().as_secs_f64()));
     eprintln!("parlscan: {}", log.lines().last().unwrap_or_default());
-    let mut tuned_oof = Vec::new();
-    for fold in 0..folds {
-        let train: Vec<&Example> = examples.iter().zip(&fold_of).filter(|(_, f)| **f != Some(fold)).map(|(e, _)| e).collect();
-        let dir = scratch.join(format!("fold-{fold}"));
-        let trained = fine_tune(base, &dir, words, &train, &Settings { seed: s.seed + fold as u64, ..*s })?;
-        let encoder = BertEncoder::load(&dir, Device::Cpu)?;
-        let t = Instant::now();
-        tuned_oof.extend(figures(&encoder as &dyn Encoder, &|i| fold_of[i] == Some(fold))?);
-        log.push_str(&format!(
-            "fold {fold}: {} pairs ({} positive) from {} training rows, {} steps, loss {:.3} -> {:.3}, {:.0} s training, {:.0} s features and heads\n",
-            trained.pairs,
-            trained.positive,
-            train.len(),
-            trained.steps,
-            trained.loss_first,
-            trained.loss_last,
-            trained.seconds,
-            t.elapsed().as_secs_f64()
-        ));
-        eprintln!("parlscan: {}", log.lines().last().unwrap_or_default());
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    tuned_oof.sort_by_key(|(i, _)| *i);
     let half = vec![0.5; names.len()];
-    let frozen_figures = fit::headline(&fit::cv::report(&frozen_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
-    let tuned_figures = fit::headline(&fit::cv::report(&tuned_oof, examples, &names, &half, &crate::aggregate::Listing::default()));
-    Ok((frozen_figures, tuned_figures, log))
+    let score = |oof: &[(usize, Vec<crate::score::ChunkScores>)]| {
+        fit::headline(&fit::cv::report(oof, examples, &names, &half, &crate::aggregate::Listing::default()))
+    };
+    let mut tuned = Vec::new();
+    for objective in Objective::ALL {
+        let mut tuned_oof = Vec::new();
+        for fold in 0..folds {
+            let train: Vec<&Example> = examples.iter().zip(&fold_of).filter(|(_, f)| **f != Some(fold)).map(|(e, _)| e).collect();
+            let dir = scratch.join(format!("{}-fold-{fold}", objective.name()));
+            let trained = fine_tune(base, &dir, words, &train, &Settings { seed: s.seed + fold as u64, objective, ..*s })?;
+            let encoder = BertEncoder::load(&dir, Device::Cpu)?;
+            let t = Instant::now();
+            tuned_oof.extend(figures(&encoder as &dyn Encoder, &|i| fold_of[i] == Some(fold))?);
+            log.push_str(&format!(
+                "{} fold {fold}: {} pairs ({} positive) from {} training rows, {} steps, loss {:.3} -> {:.3}, {:.0} s training, {:.0} s features and heads\n",
+                objective.name(),
+                trained.pairs,
+                trained.positive,
+                train.len(),
+                trained.steps,
+                trained.loss_first,
+                trained.loss_last,
+                trained.seconds,
+                t.elapsed().as_secs_f64()
+            ));
+            eprintln!("parlscan: {}", log.lines().last().unwrap_or_default());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        tuned_oof.sort_by_key(|(i, _)| *i);
+        tuned.push((objective, score(&tuned_oof)));
+    }
+    Ok((score(&frozen_oof), tuned, log))
 }
 
 /// The `tune` command.
@@ -305,7 +378,7 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
     }
     let inputs = fit::load_inputs(&args.data)?;
     let words = WordPieces::load(&base)?;
-    let settings = Settings { pairs: args.pairs, epochs: args.epochs, seed: args.seed, ..Settings::default() };
+    let settings = Settings { pairs: args.pairs, epochs: args.epochs, seed: args.seed, objective: args.objective, ..Settings::default() };
     let examples = inputs.rows();
     if args.cross_validate {
         let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("."), e))?;
@@ -315,11 +388,14 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
             "\n{}-fold cross-validation by debate, the default head's settings ({} pairs per fold, seed {})",
             args.data.folds, settings.pairs, settings.seed
         );
-        println!("{:<34} {:>9} {:>9} {:>9}", "encoder", "on-topic", "topic", "stance");
-        println!("{:<34} {:>9} {:>9} {:>9}", "", "F1", "micro-F1", "macro-F1");
-        for (name, f) in [("frozen", frozen), ("fine-tuned on each fold's rows", tuned)] {
-            println!("{name:<34} {:>9.3} {:>9.3} {:>9.3}", f[0], f[1], f[2]);
+        println!("{:<40} {:>9} {:>9} {:>9} {:>9}", "encoder", "on-topic", "topic", "stance", "stance");
+        println!("{:<40} {:>9} {:>9} {:>9} {:>9}", "", "F1", "micro-F1", "macro-F1", "accuracy");
+        let rows = std::iter::once(("frozen".to_string(), frozen))
+            .chain(tuned.into_iter().map(|(o, f)| (format!("fine-tuned per fold, --objective {}", o.name()), f)));
+        for (name, [a, b, c, d]) in rows {
+            println!("{name:<40} {a:>9.3} {b:>9.3} {c:>9.3} {d:>9.3}");
         }
+        println!("(stance read as the chunk average; fit's stance readings are not part of this comparison)");
     }
     if let Some(out) = &args.output {
         let rows: Vec<&Example> = examples.iter().collect();
@@ -332,6 +408,7 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
             "rows": rows.len(),
             "settings": {"pairs": settings.pairs, "epochs": settings.epochs, "batch": settings.batch,
                          "learning_rate": settings.learning_rate, "warmup": settings.warmup, "seed": settings.seed,
+                         "objective": settings.objective,
                          "loss": "cosine similarity, squared error", "optimiser": "AdamW, weight decay 0.01, gradient norm 1"},
             "trained": trained,
         });
@@ -367,7 +444,7 @@ mod tests {
         let stance_only = Example { topics: None, ..example(true, &[]) };
         let mut all: Vec<&Example> = rows.iter().collect();
         all.push(&stance_only);
-        let pairs = sample_pairs(&all, 200, 7);
+        let pairs = sample_pairs(&all, 200, 7, Objective::Topics);
         assert_eq!(pairs.len(), 200);
         assert_eq!(pairs.iter().filter(|p| p.2 > 0.5).count(), 100, "alternating positive and negative");
         for &(a, b, target) in &pairs {
@@ -376,16 +453,40 @@ mod tests {
             let (la, lb) = (PairLabels::of(all[a]).unwrap(), PairLabels::of(all[b]).unwrap());
             assert_eq!(la.shares(&lb), target > 0.5, "{la:?} {lb:?}");
         }
-        assert_eq!(sample_pairs(&all, 200, 7), pairs, "the same seed gives the same pairs");
-        assert_ne!(sample_pairs(&all, 200, 8), pairs);
+        assert_eq!(sample_pairs(&all, 200, 7, Objective::Topics), pairs, "the same seed gives the same pairs");
+        assert_ne!(sample_pairs(&all, 200, 8, Objective::Topics), pairs);
+    }
+
+    #[test]
+    fn stance_pairs_share_a_stance_or_set_pro_against_anti() {
+        let with_stance = |k: Option<usize>| Example { stance: k, ..example(k.is_some(), &[0]) };
+        let rows = [with_stance(Some(0)), with_stance(Some(0)), with_stance(Some(1)), with_stance(Some(1)), with_stance(Some(2)), with_stance(Some(3)), with_stance(None)];
+        let all: Vec<&Example> = rows.iter().collect();
+        let pairs = sample_pairs(&all, 100, 3, Objective::Stance);
+        assert_eq!((pairs.len(), pairs.iter().filter(|p| p.2 > 0.5).count()), (100, 50));
+        for &(a, b, target) in &pairs {
+            let (ka, kb) = (rows[a].stance.unwrap(), rows[b].stance.unwrap());
+            if target > 0.5 {
+                assert_eq!(ka, kb);
+            } else {
+                assert!(matches!((ka, kb), (0, 1) | (1, 0)), "negatives are pro against anti: {ka} {kb}");
+            }
+        }
+        let both = sample_pairs(&all, 100, 3, Objective::Both);
+        assert_eq!(both.len(), 100);
+        let stance_pair = |&(a, b, t): &(usize, usize, f32)| {
+            let (ka, kb) = (rows[a].stance, rows[b].stance);
+            ka.is_some() && kb.is_some() && if t > 0.5 { ka == kb } else { matches!((ka, kb), (Some(0), Some(1)) | (Some(1), Some(0))) }
+        };
+        assert!(both.chunks(4).all(|c| c.len() < 4 || (stance_pair(&c[2]) && stance_pair(&c[3]))), "two stance pairs in every four");
     }
 
     #[test]
     fn no_pairs_without_two_kinds_of_label() {
         let rows = [example(true, &[1]), example(true, &[1])];
         let all: Vec<&Example> = rows.iter().collect();
-        assert!(sample_pairs(&all, 10, 0).iter().all(|p| p.2 > 0.5), "no negative exists");
-        assert!(sample_pairs(&all, 10, 0).len() < 10);
+        assert!(sample_pairs(&all, 10, 0, Objective::Topics).iter().all(|p| p.2 > 0.5), "no negative exists");
+        assert!(sample_pairs(&all, 10, 0, Objective::Topics).len() < 10);
     }
 
     #[test]

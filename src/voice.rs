@@ -65,9 +65,20 @@ pub fn reported(sentences: &[&str]) -> Vec<bool> {
         .collect()
 }
 
+/// For each sentence of a segmented speech (its pieces, in order), whether it is reported speech.
+pub fn reported_pieces(seg: &crate::tokenize::Segmented) -> Vec<bool> {
+    let n = seg.chunks.last().map_or(0, |c| c.pieces.end);
+    reported(&(0..n).map(|j| seg.piece_text(j)).collect::<Vec<_>>())
+}
+
 /// Weight of each sentence's voice: 1 for the speaker's own, [`REPORTED_WEIGHT`] for reported.
 pub fn weights(sentences: &[&str]) -> Vec<f64> {
-    reported(sentences).into_iter().map(|r| if r { REPORTED_WEIGHT } else { 1.0 }).collect()
+    reported(sentences).into_iter().map(weight).collect()
+}
+
+/// The voice weight of a sentence that is, or is not, reported speech.
+pub fn weight(reported: bool) -> f64 {
+    if reported { REPORTED_WEIGHT } else { 1.0 }
 }
 
 /// Letters inside quotation marks, all letters, and whether a quotation is still open at the end.

@@ -13,10 +13,12 @@ use crate::evaluate::{self, Labels, Report};
 use crate::score::head::{self, standardise};
 use crate::score::lexical::{self, Lexical};
 use crate::score::linear::{Logistic, Multinomial};
+use crate::score::stance::{self, Pool, Sentence, StanceReading};
 use crate::score::{finish_chunk, ChunkScores, SentenceEmbedding};
 use crate::taxonomy::STANCE_CLASSES;
 
 use super::data::{gold_labels, to_labels, Example, ExampleFeatures};
+use super::report::Figures;
 use super::solver::{balanced, fit_logistic, fit_softmax, moments};
 
 /// Which features a head sees.
@@ -204,6 +206,50 @@ pub fn cross_validate(
     dim: usize,
     n_topics: usize,
 ) -> Vec<(usize, Vec<ChunkScores>)> {
+    held_out(cand, examples, features, fold_of, k, dim, n_topics, |score, f| {
+        score_example(score, f, cand.sentence_embedding, cand.sentence_weight)
+    })
+}
+
+/// Out-of-fold scores of each scored row's sentences, in order (a one-sentence chunk is its
+/// own sentence), embedded as the candidate embeds them: what a stance reading pools.
+pub(crate) fn sentence_oof(
+    cand: Candidate,
+    examples: &[Example],
+    features: &[ExampleFeatures],
+    fold_of: &[Option<usize>],
+    k: usize,
+    dim: usize,
+    n_topics: usize,
+) -> Vec<(usize, Vec<ChunkScores>)> {
+    held_out(cand, examples, features, fold_of, k, dim, n_topics, |score, f| score_sentences(score, f, cand.sentence_embedding))
+}
+
+/// One example's sentence scores, in order, under a head's models (`score` maps a raw feature row
+/// to its scores): each multi-sentence chunk's sentences, embedded as `sentence_embedding` says,
+/// and each one-sentence chunk as its own sentence, as `classify` takes them for a stance reading.
+pub fn score_sentences(score: &dyn Fn(&[f64]) -> ChunkScores, f: &ExampleFeatures, sentence_embedding: SentenceEmbedding) -> Vec<ChunkScores> {
+    f.chunks
+        .iter()
+        .zip(f.sentences(sentence_embedding))
+        .flat_map(|(chunk, sentences)| if sentences.is_empty() { std::slice::from_ref(chunk) } else { &sentences[..] })
+        .map(|row| score(row))
+        .collect()
+}
+
+/// For each fold, fits the candidate on the other folds and calls `each` on every held-out row
+/// with the fitted models' scoring of a raw feature row.
+#[allow(clippy::too_many_arguments)]
+fn held_out<T>(
+    cand: Candidate,
+    examples: &[Example],
+    features: &[ExampleFeatures],
+    fold_of: &[Option<usize>],
+    k: usize,
+    dim: usize,
+    n_topics: usize,
+    each: impl Fn(&dyn Fn(&[f64]) -> ChunkScores, &ExampleFeatures) -> T,
+) -> Vec<(usize, T)> {
     let mut out = Vec::new();
     for fold in 0..k {
         let train = training_rows(fold_of, fold, cand.taxonomy_examples);
@@ -214,11 +260,35 @@ pub fn cross_validate(
             head::apply(&x, &fitted.on_topic, fitted.topics.iter(), &fitted.stance)
         };
         for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
-            let scores = score_example(&score, &features[i], cand.sentence_embedding, cand.sentence_weight);
-            out.push((i, scores));
+            out.push((i, each(&score, &features[i])));
         }
     }
     out
+}
+
+/// Out-of-fold chunk scores with each speech's stance read under `reading` by
+/// `score::stance::apply`, as `classify` reads it: from its out-of-fold sentence scores
+/// (`sentences`, as [`sentence_oof`] gives them, in the same row order), which of its sentences
+/// are reported (`features`), and its out-of-fold lexical stance (`lexical`, per row; a row
+/// without one, where a fold had no stance rows to fit it on, is read without it).
+pub fn with_stance(
+    oof: &OutOfFold,
+    sentences: &OutOfFold,
+    features: &[ExampleFeatures],
+    lexical: Option<&[Option<Vec<f64>>]>,
+    reading: &StanceReading,
+) -> OutOfFold {
+    oof.iter()
+        .zip(sentences)
+        .map(|((i, chunks), (j, sentences))| {
+            debug_assert_eq!(i, j, "the same rows in the same order");
+            let reported = features[*i].reported.iter().flatten();
+            let sentences: Vec<Sentence<'_>> =
+                sentences.iter().zip(reported).map(|(scores, &reported)| Sentence { scores, reported }).collect();
+            let lexical = lexical.and_then(|l| l[*i].as_deref());
+            (*i, stance::apply(chunks, &sentences, lexical, reading))
+        })
+        .collect()
 }
 
 /// One example's chunk scores under a head's models (`score` maps a raw feature row to its
@@ -294,6 +364,39 @@ pub fn fit_lexical(
     lex
 }
 
+/// Fits a lexical stance model over `lex`'s terms on the given rows that carry a stance: a
+/// class-weighted multinomial logistic model on their TF-IDF vectors (none without such rows).
+pub fn fit_lexical_stance(lex: &mut Lexical, terms: &[Vec<String>], examples: &[Example], rows: &[usize], l2: f64) {
+    let rows: Vec<usize> = rows.iter().copied().filter(|&i| examples[i].stance.is_some()).collect();
+    if rows.is_empty() {
+        lex.stance = None;
+        return;
+    }
+    let docs: Vec<&[String]> = rows.iter().map(|&i| terms[i].as_slice()).collect();
+    let y: Vec<usize> = rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();
+    let x = lex.matrix(&docs);
+    lex.stance = Some(fit_softmax(&x, &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2));
+}
+
+/// Out-of-fold lexical stance distributions under one fold assignment, per row (`None` for rows
+/// never scored): per fold, the vocabulary `fit_lexical` would build on its training rows, and a
+/// stance model over it.
+pub(crate) fn lexical_stance_oof(
+    terms: &[Vec<String>],
+    examples: &[Example],
+    fold_of: &[Option<usize>],
+    k: usize,
+    with_extra: bool,
+    l2: f64,
+) -> Vec<Option<Vec<f64>>> {
+    let fit = |train: &[usize]| {
+        let mut lex = fit_lexical(terms, examples, train, 0, l2, 0.0);
+        fit_lexical_stance(&mut lex, terms, examples, train, l2);
+        lex
+    };
+    lexical_folds(fold_of, k, with_extra, fit, |lex, i| lex.stance_of_terms(&terms[i]))
+}
+
 /// Out-of-fold lexical topic probabilities under one fold assignment, per row (`None` for rows
 /// never scored).
 pub(crate) fn lexical_oof(
@@ -305,18 +408,24 @@ pub(crate) fn lexical_oof(
     n_topics: usize,
     l2: f64,
 ) -> Vec<Option<Vec<f64>>> {
-    let mut out = vec![None; examples.len()];
+    let fit = |train: &[usize]| fit_lexical(terms, examples, train, n_topics, l2, 0.0);
+    lexical_folds(fold_of, k, with_extra, fit, |lex, i| Some(lex.probs_of_terms(&terms[i])))
+}
+
+/// For each fold, lexical models fitted (`fit`) on its training rows score (`score`) its held-out
+/// rows; one entry per row, `None` for rows never scored.
+fn lexical_folds(
+    fold_of: &[Option<usize>],
+    k: usize,
+    with_extra: bool,
+    fit: impl Fn(&[usize]) -> Lexical,
+    score: impl Fn(&Lexical, usize) -> Option<Vec<f64>>,
+) -> Vec<Option<Vec<f64>>> {
+    let mut out = vec![None; fold_of.len()];
     for fold in 0..k {
-        let lex = fit_lexical(
-            terms,
-            examples,
-            &training_rows(fold_of, fold, with_extra),
-            n_topics,
-            l2,
-            0.0,
-        );
-        for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
-            out[i] = Some(lex.probs_of_terms(&terms[i]));
+        let lex = fit(&training_rows(fold_of, fold, with_extra));
+        for i in (0..fold_of.len()).filter(|&i| fold_of[i] == Some(fold)) {
+            out[i] = score(&lex, i);
         }
     }
     out
@@ -332,6 +441,47 @@ pub fn with_lexical(oof: &OutOfFold, lex: &[Option<Vec<f64>>], weight: f64) -> O
             (*i, chunks.iter().map(|c| finish_chunk(c.clone(), &[], 0.0, Some((p, weight)))).collect())
         })
         .collect()
+}
+
+/// Stance readings cross-validation chooses from (`score::stance::StanceReading`): the share of
+/// the most stance-bearing sentences and how many (pooled by their mean or geometric mean), how
+/// much a reported sentence counts, and the
+/// share of a lexical stance model (fitted at one of `LEXICAL_L2`). Shares that add up to more
+/// than 1 are skipped.
+pub(crate) const STANCE_SENTENCE_WEIGHTS: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
+pub(crate) const STANCE_SENTENCES: [usize; 3] = [1, 2, 4];
+pub(crate) const REPORTED_WEIGHTS: [f64; 3] = [1.0, 0.25, 0.0];
+pub(crate) const STANCE_LEXICAL_WEIGHTS: [f64; 3] = [0.2, 0.35, 0.5];
+
+/// Every stance reading tried, the plain one (chunk average) first, with the lexical L2 of those
+/// that mix in a lexical stance model.
+pub(crate) fn stance_readings() -> Vec<(StanceReading, Option<f64>)> {
+    let plain = StanceReading { sentence_weight: 0.0, sentences: 1, reported_weight: 1.0, lexical_weight: 0.0, pool: Pool::Mean };
+    let mut sentence = vec![plain];
+    for sentence_weight in STANCE_SENTENCE_WEIGHTS {
+        for sentences in STANCE_SENTENCES {
+            for reported_weight in REPORTED_WEIGHTS {
+                // One sentence pools the same either way.
+                let pools: &[Pool] = if sentences == 1 { &[Pool::Mean] } else { &[Pool::Mean, Pool::Geometric] };
+                for &pool in pools {
+                    sentence.push(StanceReading { sentence_weight, sentences, reported_weight, pool, ..plain });
+                }
+            }
+        }
+    }
+    let mut lexical = vec![(0.0, None)];
+    for l2 in LEXICAL_L2 {
+        lexical.extend(STANCE_LEXICAL_WEIGHTS.map(|w| (w, Some(l2))));
+    }
+    let mut out = Vec::new();
+    for (lexical_weight, l2) in lexical {
+        for r in &sentence {
+            if r.sentence_weight + lexical_weight <= 1.0 + 1e-12 {
+                out.push((StanceReading { lexical_weight, ..*r }, l2));
+            }
+        }
+    }
+    out
 }
 
 /// How a head's chunk scores become labels beyond the chosen variant: lexical models mixed into
@@ -415,9 +565,9 @@ pub(crate) fn report(
     evaluate::compare(&gold, &pred)
 }
 
-/// The three headline figures: on-topic F1, topic micro-F1, stance macro-F1.
-pub fn headline(r: &Report) -> [f64; 3] {
-    [r.on_topic.f1, r.topic_micro_f1, r.stance_macro_f1]
+/// The headline figures: on-topic F1, topic micro-F1, stance macro-F1, stance accuracy.
+pub fn headline(r: &Report) -> Figures {
+    [r.on_topic.f1, r.topic_micro_f1, r.stance_macro_f1, r.stance_accuracy]
 }
 
 /// What makes a topic listed on off-topic speeches too: at least this many labelled off-topic
@@ -449,40 +599,34 @@ pub(crate) fn off_topic_topics(examples: &[Example], rows: &[usize], n_topics: u
 /// Out-of-fold scores: each scored row with its chunks' scores.
 pub type OutOfFold = Vec<(usize, Vec<ChunkScores>)>;
 
-/// Figures when the decoding (lexical models, minimum number of topics) is itself chosen on the
-/// other folds' out-of-fold scores (best topic micro-F1 there; the earlier among equals) and
-/// applied to the held-out fold: an honest estimate of what choosing it by cross-validation gains.
-pub(crate) fn nested_decoding_figures(
-    candidates: &[(Decoding, &OutOfFold)],
-    off_topic: &[bool],
+/// Figures when a variant (a decoding: lexical models, minimum number of topics; or a stance
+/// reading), each given as its listing and out-of-fold scores, is itself chosen on the other
+/// folds' out-of-fold scores (the best `criterion` there; the earlier among equals) and applied
+/// to the held-out fold: an honest estimate of what choosing it by cross-validation gains.
+pub(crate) fn nested_choice_figures(
+    candidates: &[(Listing, &OutOfFold)],
+    criterion: impl Fn(&Report) -> f64,
     examples: &[Example],
     names: &[&str],
     fold_of: &[Option<usize>],
     k: usize,
-) -> [f64; 3] {
+) -> Figures {
     let half = vec![0.5; names.len()];
     let (mut gold, mut pred) = (Vec::new(), Vec::new());
     for fold in 0..k {
         let held = |i: usize| fold_of[i] == Some(fold);
-        let (decoding, oof, _) = candidates
+        let (listing, oof, _) = candidates
             .iter()
-            .map(|(d, oof)| {
+            .map(|(listing, oof)| {
                 let rest: Vec<(usize, Vec<ChunkScores>)> =
                     oof.iter().filter(|(i, _)| !held(*i)).cloned().collect();
-                (
-                    d,
-                    oof,
-                    report(&rest, examples, names, &half, &d.listing(off_topic)).topic_micro_f1,
-                )
+                (listing, oof, criterion(&report(&rest, examples, names, &half, listing)))
             })
             .reduce(|best, x| if x.2 > best.2 + 1e-12 { x } else { best })
-            .expect("at least one decoding");
+            .expect("at least one variant");
         for (i, chunks) in oof.iter().filter(|(i, _)| held(*i)) {
             gold.push(gold_labels(&examples[*i], names));
-            pred.push(to_labels(
-                &aggregate::speech(chunks, &half, 0.5, &decoding.listing(off_topic)),
-                names,
-            ));
+            pred.push(to_labels(&aggregate::speech(chunks, &half, 0.5, listing), names));
         }
     }
     headline(&evaluate::compare(&gold, &pred))
@@ -491,17 +635,17 @@ pub(crate) fn nested_decoding_figures(
 /// One candidate's out-of-fold scores under each fold assignment, and its figures.
 pub(crate) struct Repeated {
     pub(crate) oofs: Vec<Vec<(usize, Vec<ChunkScores>)>>,
-    pub(crate) per_repeat: Vec<[f64; 3]>,
+    pub(crate) per_repeat: Vec<Figures>,
     /// Means over the assignments.
-    pub(crate) figures: [f64; 3],
+    pub(crate) figures: Figures,
 }
 
 impl Repeated {
     pub(crate) fn new(
         oofs: Vec<Vec<(usize, Vec<ChunkScores>)>>,
-        figures_of: impl Fn(&[(usize, Vec<ChunkScores>)]) -> [f64; 3],
+        figures_of: impl Fn(&[(usize, Vec<ChunkScores>)]) -> Figures,
     ) -> Self {
-        let per_repeat: Vec<[f64; 3]> = oofs.iter().map(|o| figures_of(o)).collect();
+        let per_repeat: Vec<Figures> = oofs.iter().map(|o| figures_of(o)).collect();
         Repeated {
             figures: mean_figures(&per_repeat),
             per_repeat,
@@ -513,9 +657,9 @@ impl Repeated {
     pub(crate) fn per_assignment(
         oofs: &[Vec<(usize, Vec<ChunkScores>)>],
         assignments: &[Vec<Option<usize>>],
-        figures_of: impl Fn(&[(usize, Vec<ChunkScores>)], &[Option<usize>]) -> [f64; 3],
+        figures_of: impl Fn(&[(usize, Vec<ChunkScores>)], &[Option<usize>]) -> Figures,
     ) -> Self {
-        let per_repeat: Vec<[f64; 3]> = oofs
+        let per_repeat: Vec<Figures> = oofs
             .iter()
             .zip(assignments)
             .map(|(o, a)| figures_of(o, a))
@@ -527,15 +671,16 @@ impl Repeated {
         }
     }
 
-    /// Whether this candidate ranks above `best`: a higher mean of the three figures. Among
-    /// equals the earlier (simpler) candidate stays.
+    /// Whether this candidate ranks above `best`: a higher mean of the first three figures
+    /// (on-topic F1, topic micro-F1, stance macro-F1). Among equals the earlier (simpler)
+    /// candidate stays.
     pub(crate) fn beats(&self, best: &Repeated) -> bool {
-        let mean = |r: &Repeated| r.figures.iter().sum::<f64>() / 3.0;
+        let mean = |r: &Repeated| r.figures[..3].iter().sum::<f64>() / 3.0;
         mean(self) > mean(best) + 1e-12
     }
 }
 
-pub(crate) fn mean_figures(per_repeat: &[[f64; 3]]) -> [f64; 3] {
+pub(crate) fn mean_figures(per_repeat: &[Figures]) -> Figures {
     let n = per_repeat.len().max(1) as f64;
     std::array::from_fn(|k| per_repeat.iter().map(|f| f[k]).sum::<f64>() / n)
 }

@@ -174,6 +174,8 @@ pub struct ExampleFeatures {
     pub chunks: Vec<Vec<f64>>,
     pub sentences: Vec<Vec<Vec<f64>>>,
     pub sentences_alone: Vec<Vec<Vec<f64>>>,
+    /// Per chunk, whether each of its sentences is reported speech (`voice::reported`).
+    pub reported: Vec<Vec<bool>>,
 }
 
 impl ExampleFeatures {
@@ -218,6 +220,10 @@ pub fn chunk_features(
         batch::embed_sentences_alone(encoder, &seqs, if alone { &spans } else { &no_spans })?;
     let rows = Head::raw_features(prototypes, emb.view());
     let mut out = vec![ExampleFeatures::default(); examples.len()];
+    for (seg, f) in segmented.iter().zip(&mut out) {
+        let reported = crate::voice::reported_pieces(seg);
+        f.reported = seg.chunks.iter().map(|c| reported[c.pieces.clone()].to_vec()).collect();
+    }
     for (((owner, row), sentences), alone) in
         owners.into_iter().zip(rows).zip(span_emb).zip(alone_emb)
     {

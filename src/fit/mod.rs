@@ -25,6 +25,7 @@ use crate::score::head::{HeadFile, Provenance, TopicHead};
 use crate::score::lexical;
 use crate::score::linear::{Logistic, Multinomial};
 use crate::score::prototypes::Prototypes;
+use crate::score::stance::StanceReading;
 use crate::score::{ChunkScores, Scorer, SentenceEmbedding};
 use crate::taxonomy::STANCE_CLASSES;
 use crate::tokenize::WordPieces;
@@ -38,7 +39,7 @@ pub use report::Report;
 pub use thresholds::ThresholdRule;
 
 use cv::{Decoding, OutOfFold, Repeated};
-use report::{Row, Stage, FIGURES};
+use report::{Figures, Row, Stage, FIGURES};
 
 /// Everything `fit` needs, loaded.
 pub struct FitInputs<'a> {
@@ -88,7 +89,7 @@ impl Search<'_> {
         oof: &[(usize, Vec<ChunkScores>)],
         thresholds: &[f64],
         listing: &Listing,
-    ) -> [f64; 3] {
+    ) -> Figures {
         headline(&cv::report(
             oof,
             &self.examples,
@@ -268,16 +269,18 @@ impl Search<'_> {
                 variants.push((decoding, r));
             }
         }
-        let per_repeat: Vec<[f64; 3]> = self
+        let per_repeat: Vec<Figures> = self
             .assignments
             .iter()
             .enumerate()
             .map(|(a, fold_of)| {
-                let candidates: Vec<(Decoding, &OutOfFold)> =
-                    variants.iter().map(|(d, r)| (*d, &r.oofs[a])).collect();
-                cv::nested_decoding_figures(
+                let candidates: Vec<(Listing, &OutOfFold)> = variants
+                    .iter()
+                    .map(|(d, r)| (d.listing(&self.off_topic), &r.oofs[a]))
+                    .collect();
+                cv::nested_choice_figures(
                     &candidates,
-                    &self.off_topic,
+                    |r| r.topic_micro_f1,
                     &self.examples,
                     &self.names,
                     fold_of,
@@ -300,6 +303,95 @@ impl Search<'_> {
             .reduce(|best, x| if x.1.beats(&best.1) { x } else { best })
             .expect("the plain decoding");
         (decoding, r, rows, nested)
+    }
+
+    /// Stance readings (`score::stance`) on the chosen head and decoding: the chunk average, its
+    /// most stance-bearing sentences with reported speech down-weighted, and a lexical stance
+    /// model, mixed at every share in `cv::stance_readings`; returns the best reading by stance
+    /// macro-F1 (with its lexical L2), its scores, rows for the plain reading and the best of each
+    /// kind, and the nested estimate of choosing among them.
+    fn stance_readings(
+        &self,
+        chosen: Candidate,
+        decoded: &Repeated,
+        listing: &Listing,
+        terms: &[Vec<String>],
+    ) -> ((StanceReading, Option<f64>), Repeated, Vec<Row>, Row) {
+        let sentences: Vec<OutOfFold> = self
+            .assignments
+            .par_iter()
+            .map(|fold_of| {
+                cv::sentence_oof(chosen, &self.examples, &self.features, fold_of, self.folds, self.dim, self.n_topics())
+            })
+            .collect();
+        // Per lexical L2, per assignment: each row's out-of-fold lexical stance.
+        let lexical: Vec<(f64, Vec<Vec<Option<Vec<f64>>>>)> = cv::LEXICAL_L2
+            .par_iter()
+            .map(|&l2| {
+                let per_assignment = self
+                    .assignments
+                    .iter()
+                    .map(|fold_of| {
+                        cv::lexical_stance_oof(terms, &self.examples, fold_of, self.folds, chosen.taxonomy_examples, l2)
+                    })
+                    .collect();
+                (l2, per_assignment)
+            })
+            .collect();
+        let half = vec![0.5; self.n_topics()];
+        let variants: Vec<((StanceReading, Option<f64>), Repeated)> = cv::stance_readings()
+            .into_par_iter()
+            .map(|(reading, l2)| {
+                let oofs: Vec<OutOfFold> = (0..self.assignments.len())
+                    .map(|a| {
+                        let lex = l2.map(|l2| {
+                            let (_, per) = lexical.iter().find(|(x, _)| *x == l2).expect("every L2 is computed");
+                            per[a].as_slice()
+                        });
+                        cv::with_stance(&decoded.oofs[a], &sentences[a], &self.features, lex, &reading)
+                    })
+                    .collect();
+                ((reading, l2), Repeated::new(oofs, |oof| self.figures(oof, &half, listing)))
+            })
+            .collect();
+        let stance_beats = |x: &Repeated, best: &Repeated| x.figures[2] > best.figures[2] + 1e-12;
+        let best_where = |keep: &dyn Fn(&StanceReading) -> bool| {
+            variants
+                .iter()
+                .filter(|((r, _), _)| keep(r))
+                .reduce(|best, x| if stance_beats(&x.1, &best.1) { x } else { best })
+        };
+        let mut rows = Vec::new();
+        let kinds: [&dyn Fn(&StanceReading) -> bool; 4] = [
+            &|r| r.is_plain(),
+            &|r| r.lexical_weight == 0.0,
+            &|r| r.sentence_weight == 0.0,
+            &|_| true,
+        ];
+        for keep in kinds {
+            if let Some((reading, r)) = best_where(keep) {
+                let shown = reading_name(reading);
+                if !rows.iter().any(|row: &Row| row.shown == shown) {
+                    rows.push(self.row(format!("{} {}", chosen.name(), shown.trim_start()), r, Stage::Stance).shown_as(shown));
+                }
+            }
+        }
+        let per_repeat: Vec<Figures> = self
+            .assignments
+            .iter()
+            .enumerate()
+            .map(|(a, fold_of)| {
+                let candidates: Vec<(Listing, &OutOfFold)> = variants.iter().map(|(_, r)| (listing.clone(), &r.oofs[a])).collect();
+                cv::nested_choice_figures(&candidates, |r| r.stance_macro_f1, &self.examples, &self.names, fold_of, self.folds)
+            })
+            .collect();
+        let nested = Repeated { figures: cv::mean_figures(&per_repeat), per_repeat, oofs: Vec::new() };
+        let nested = self.row("  the best reading chosen on the other folds".into(), &nested, Stage::Stance);
+        let (reading, r) = variants
+            .into_iter()
+            .reduce(|best, x| if stance_beats(&x.1, &best.1) { x } else { best })
+            .expect("the plain reading");
+        (reading, r, rows, nested)
     }
 
     /// Threshold rules, each judged with thresholds tuned on the other folds only (nested); returns
@@ -348,6 +440,14 @@ impl Search<'_> {
             Stage::Head,
         );
         (rule, tuned, rows, row)
+    }
+}
+
+/// A stance reading's name, with the L2 of its lexical stance model if it has one.
+fn reading_name((reading, l2): &(StanceReading, Option<f64>)) -> String {
+    match l2 {
+        Some(l2) => format!("{} (l2 {l2})", reading.name()),
+        None => reading.name(),
     }
 }
 
@@ -413,7 +513,9 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, Report), Error> {
     let (decoding, decoded_r, rows, decoding_nested) = search.decodings(chosen, chosen_r, &terms);
     variants.extend(rows);
     let listing = decoding.listing(&search.off_topic);
-    let (rule, thresholds, rule_rows, tuned) = search.thresholds(&decoded_r.oofs, &listing);
+    let (reading, read_r, rows, reading_nested) = search.stance_readings(chosen, &decoded_r, &listing, &terms);
+    variants.extend(rows);
+    let (rule, thresholds, rule_rows, tuned) = search.thresholds(&read_r.oofs, &listing);
     let listed_off_topic: Vec<String> = search
         .names
         .iter()
@@ -435,6 +537,8 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, Report), Error> {
         decoding: (decoding != Decoding::default())
             .then(|| decoding.name().trim_start().to_string()),
         decoding_chosen_on_other_folds: decoding_nested,
+        stance_reading: (!reading.0.is_plain()).then(|| reading_name(&reading).trim_start().trim_start_matches("+ ").to_string()),
+        stance_reading_chosen_on_other_folds: reading_nested,
         threshold_rules_nested: rule_rows,
         threshold_rule: rule.name().to_string(),
         chosen_tuned_thresholds: tuned,
@@ -444,6 +548,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, Report), Error> {
         &inputs,
         chosen,
         decoding,
+        reading,
         &thresholds,
         &terms,
         listed_off_topic,
@@ -462,6 +567,7 @@ impl Search<'_> {
         inputs: &FitInputs<'_>,
         chosen: Candidate,
         decoding: Decoding,
+        (reading, stance_l2): (StanceReading, Option<f64>),
         thresholds: &[f64],
         terms: &[Vec<String>],
         listed_off_topic: Vec<String>,
@@ -475,9 +581,15 @@ impl Search<'_> {
             .collect();
         let (fitted, mean, scale) =
             cv::fit_on(chosen, &rows, examples, &self.features, dim, n_topics);
-        let lexical = decoding
+        let mut lexical = decoding
             .lexical
             .map(|(l2, weight)| cv::fit_lexical(terms, examples, &rows, n_topics, l2, weight));
+        if let Some(l2) = stance_l2 {
+            // The stance model shares the topic models' terms; without topic models, the terms
+            // alone (topic weight 0).
+            let lex = lexical.get_or_insert_with(|| cv::fit_lexical(terms, examples, &rows, 0, l2, 0.0));
+            cv::fit_lexical_stance(lex, terms, examples, &rows, l2);
+        }
         // Fold the feature mask into the weights: masked-out columns get weight 0.
         let unmask = |m: Logistic| Logistic {
             weights: chosen.features.mask(&m.weights, dim),
@@ -512,6 +624,11 @@ impl Search<'_> {
                     "min_document_frequency": lexical::MIN_DOCUMENT_FREQUENCY,
                 })),
                 "min_topics": decoding.min_topics,
+                "stance_reading": (!reading.is_plain()).then(|| serde_json::json!({
+                    "reading": reading,
+                    "lexical_stance_l2": stance_l2,
+                    "chosen_by": "stance macro-F1",
+                })),
                 "listed_off_topic": {
                     "rule": format!("at least {} labelled off-topic speeches and {} of the topic's labelled speeches", cv::OFF_TOPIC_MIN, cv::OFF_TOPIC_SHARE),
                     "same_in_every_training_fold": !differs_by_fold,
@@ -524,6 +641,7 @@ impl Search<'_> {
             sentence_weight: chosen.sentence_weight,
             sentence_embedding: chosen.sentence_embedding,
             lexical,
+            stance_reading: (!reading.is_plain()).then_some(reading),
             at_least_one_topic: decoding.min_topics >= 1,
             min_topics: decoding.min_topics,
             listed_off_topic,

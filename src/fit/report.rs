@@ -6,8 +6,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// The three headline figures, in the order every row gives them.
-pub const FIGURES: [&str; 3] = ["on_topic_f1", "topic_micro_f1", "stance_macro_f1"];
+/// The headline figures, in the order every row gives them.
+pub const FIGURES: [&str; 4] = ["on_topic_f1", "topic_micro_f1", "stance_macro_f1", "stance_accuracy"];
+
+/// One row's figures, in [`FIGURES`] order.
+pub type Figures = [f64; 4];
 
 /// Which part of the search a row comes from, which decides where the table shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,15 +19,17 @@ pub enum Stage {
     Head,
     /// Lexical models and listing rules on the chosen head (shown as `+ ...` under it).
     Decoding,
+    /// Stance readings on the chosen head and decoding.
+    Stance,
 }
 
 /// One variant's figures: means over the fold assignments, and each assignment's when repeated.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub variant: String,
-    pub figures: [f64; 3],
+    pub figures: Figures,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub per_assignment: Option<Vec<[f64; 3]>>,
+    pub per_assignment: Option<Vec<Figures>>,
     /// The name the table shows (the decodings' short form).
     #[serde(skip)]
     pub shown: String,
@@ -35,8 +40,8 @@ pub struct Row {
 impl Row {
     pub fn new(
         variant: String,
-        figures: [f64; 3],
-        per_assignment: Option<Vec<[f64; 3]>>,
+        figures: Figures,
+        per_assignment: Option<Vec<Figures>>,
         stage: Stage,
     ) -> Self {
         Row {
@@ -57,7 +62,7 @@ impl Row {
 /// Everything `fit` prints and stores about its cross-validation.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub figures: [&'static str; 3],
+    pub figures: [&'static str; 4],
     pub folds: usize,
     /// Fold assignments the figures are means over.
     pub repeats: usize,
@@ -78,6 +83,10 @@ pub struct Report {
     pub decoding: Option<String>,
     /// Choosing the decoding on the other folds, scored on the held-out one.
     pub decoding_chosen_on_other_folds: Row,
+    /// The stance reading chosen (by stance macro-F1), if any beats the chunk average.
+    pub stance_reading: Option<String>,
+    /// Choosing the stance reading on the other folds, scored on the held-out one.
+    pub stance_reading_chosen_on_other_folds: Row,
     /// Each threshold rule, tuned on the other folds only (nested).
     pub threshold_rules_nested: Vec<Row>,
     pub threshold_rule: String,
@@ -90,8 +99,8 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let repeated = self.repeats > 1;
         let line = |f: &mut fmt::Formatter<'_>, row: &Row| {
-            let [a, b, c] = row.figures;
-            write!(f, "{:<46} {a:>9.3} {b:>9.3} {c:>9.3}", row.shown)?;
+            let [a, b, c, d] = row.figures;
+            write!(f, "{:<46} {a:>9.3} {b:>9.3} {c:>9.3} {d:>9.3}", row.shown)?;
             if let Some(per) = row.per_assignment.as_ref().filter(|_| repeated) {
                 write!(
                     f,
@@ -132,13 +141,13 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{:<46} {:>9} {:>9} {:>9}{}",
-            "variant", "on-topic", "topic", "stance", spread[0]
+            "{:<46} {:>9} {:>9} {:>9} {:>9}{}",
+            "variant", "on-topic", "topic", "stance", "stance", spread[0]
         )?;
         writeln!(
             f,
-            "{:<46} {:>9} {:>9} {:>9}{}",
-            "", "F1", "micro-F1", "macro-F1", spread[1]
+            "{:<46} {:>9} {:>9} {:>9} {:>9}{}",
+            "", "F1", "micro-F1", "macro-F1", "accuracy", spread[1]
         )?;
         for row in self.variants.iter().filter(|r| r.stage == Stage::Head) {
             line(f, row)?;
@@ -150,6 +159,15 @@ impl fmt::Display for Report {
         line(f, &self.decoding_chosen_on_other_folds)?;
         if let Some(decoding) = &self.decoding {
             writeln!(f, "chosen: the same {decoding}")?;
+        }
+        writeln!(f, "stance readings on it (the best of each kind by stance macro-F1):")?;
+        for row in self.variants.iter().filter(|r| r.stage == Stage::Stance) {
+            line(f, row)?;
+        }
+        line(f, &self.stance_reading_chosen_on_other_folds)?;
+        match &self.stance_reading {
+            Some(reading) => writeln!(f, "chosen: {reading}")?,
+            None => writeln!(f, "chosen: stance as the chunk average")?,
         }
         for row in &self.threshold_rules_nested {
             line(f, row)?;
@@ -173,9 +191,9 @@ mod tests {
     use super::*;
 
     fn report(repeats: usize) -> Report {
-        let per = (repeats > 1).then(|| vec![[0.9, 0.6, 0.5], [0.9, 0.7, 0.5]]);
+        let per = (repeats > 1).then(|| vec![[0.9, 0.6, 0.5, 0.6], [0.9, 0.7, 0.5, 0.6]]);
         let row =
-            |name: &str, stage| Row::new(name.to_string(), [0.9, 0.65, 0.5], per.clone(), stage);
+            |name: &str, stage| Row::new(name.to_string(), [0.9, 0.65, 0.5, 0.6], per.clone(), stage);
         Report {
             figures: FIGURES,
             folds: 5,
@@ -193,6 +211,8 @@ mod tests {
             chosen: "head: a".into(),
             decoding: Some("x".into()),
             decoding_chosen_on_other_folds: row("  nested", Stage::Decoding),
+            stance_reading: None,
+            stance_reading_chosen_on_other_folds: row("  nested reading", Stage::Stance),
             threshold_rules_nested: vec![row("  0.5 for every topic", Stage::Head)],
             threshold_rule: "0.5 for every topic".into(),
             chosen_tuned_thresholds: row("  tuned", Stage::Head),

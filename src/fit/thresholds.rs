@@ -6,6 +6,7 @@ use crate::evaluate;
 use crate::score::ChunkScores;
 
 use super::cv::headline;
+use super::report::Figures;
 use super::data::{gold_labels, to_labels, Example};
 
 /// How per-topic thresholds are set after fitting.
@@ -130,7 +131,7 @@ pub(crate) fn nested_threshold_figures(
     fold_of: &[Option<usize>],
     k: usize,
     listing: &Listing,
-) -> [f64; 3] {
+) -> Figures {
     let (mut gold, mut pred) = (Vec::new(), Vec::new());
     for fold in 0..k {
         let (held, rest): (Vec<_>, Vec<_>) = oof

@@ -64,6 +64,10 @@ pub struct HeadFile {
     /// before them.
     #[serde(default)]
     pub lexical: Option<super::lexical::Lexical>,
+    /// How the speech's stance is read from its chunks, sentences and words (`score::stance`);
+    /// none in heads made before readings, which average their chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stance_reading: Option<super::stance::StanceReading>,
     /// Whether an on-topic speech whose topics all fall below their thresholds lists its
     /// strongest topic (`aggregate::speech`); true whenever `min_topics` is 1 or more.
     #[serde(default)]
@@ -92,7 +96,37 @@ impl HeadFile {
         if head.format != 1 {
             return Err(Error::Head { path: path.to_path_buf(), what: format!("format {} is not supported", head.format) });
         }
+        if let Some(missing) = head.missing_lexical_stance() {
+            return Err(Error::Head {
+                path: path.to_path_buf(),
+                what: format!("{missing}\n  (refit it with `parlscan fit`, or use a head whose lexical model carries its stance model)"),
+            });
+        }
         Ok(head)
+    }
+
+    /// What a stance reading with a lexical weight needs and the head does not carry: the lexical
+    /// terms, or a stance model over them of the right shape.
+    fn missing_lexical_stance(&self) -> Option<String> {
+        let weight = self.stance_reading.map_or(0.0, |r| r.lexical_weight);
+        if weight <= 0.0 {
+            return None;
+        }
+        let needs = format!("its stance reading mixes in a lexical stance model at weight {weight}");
+        let Some(lexical) = &self.lexical else {
+            return Some(format!("{needs}, but the head carries no lexical features (no `lexical` terms)"));
+        };
+        let Some(model) = &lexical.stance else {
+            return Some(format!("{needs}, but its lexical features carry no stance model (no `lexical.stance`)"));
+        };
+        let width = lexical.terms.len();
+        if model.weights.len() != STANCE_CLASSES.len() || model.bias.len() != STANCE_CLASSES.len() || model.weights.iter().any(|w| w.len() != width) {
+            return Some(format!(
+                "{needs}, but that model does not fit its features: it needs {} classes of {width} term weights (the lexical terms)",
+                STANCE_CLASSES.len()
+            ));
+        }
+        None
     }
 
     pub fn save(&self, path: &Path) -> Result<(), Error> {

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use sprs::{CsMat, TriMat};
 
-use super::linear::Logistic;
+use super::linear::{Logistic, Multinomial};
 use super::ChunkScores;
 
 /// A term must occur in at least this many training texts to enter the vocabulary.
@@ -65,6 +65,8 @@ pub struct Lexical {
     pub idf: Vec<f64>,
     /// Weights over `terms`.
     pub topics: Vec<Logistic>,
+    /// A stance model over the same terms (`score::stance`); none in heads made before it.
+    pub stance: Option<Multinomial>,
     index: HashMap<String, usize>,
 }
 
@@ -75,24 +77,26 @@ struct Stored {
     terms: Vec<String>,
     idf: Vec<f64>,
     topics: Vec<Logistic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stance: Option<Multinomial>,
 }
 
 impl From<Stored> for Lexical {
     fn from(s: Stored) -> Self {
-        Lexical::new(s.weight, s.terms, s.idf, s.topics)
+        Lexical { stance: s.stance, ..Lexical::new(s.weight, s.terms, s.idf, s.topics) }
     }
 }
 
 impl From<Lexical> for Stored {
     fn from(l: Lexical) -> Self {
-        Stored { weight: l.weight, terms: l.terms, idf: l.idf, topics: l.topics }
+        Stored { weight: l.weight, terms: l.terms, idf: l.idf, topics: l.topics, stance: l.stance }
     }
 }
 
 impl Lexical {
     pub fn new(weight: f64, terms: Vec<String>, idf: Vec<f64>, topics: Vec<Logistic>) -> Self {
         let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
-        Lexical { weight, terms, idf, topics, index }
+        Lexical { weight, terms, idf, topics, stance: None, index }
     }
 
     /// The TF-IDF vector of a text's terms, as (term index, value) sorted by index: sublinear
@@ -136,6 +140,16 @@ impl Lexical {
             .iter()
             .map(|m| super::sigmoid(m.bias + v.iter().map(|&(i, x)| m.weights[i] * x).sum::<f64>()))
             .collect()
+    }
+}
+
+impl Lexical {
+    /// The stance model's distribution for a text's `terms`; `None` without a stance model.
+    pub fn stance_of_terms(&self, terms: &[String]) -> Option<Vec<f64>> {
+        let model = self.stance.as_ref()?;
+        let v = self.vector(terms);
+        let z: Vec<f64> = model.weights.iter().zip(&model.bias).map(|(w, b)| b + v.iter().map(|&(i, x)| w[i] * x).sum::<f64>()).collect();
+        Some(super::softmax(&z))
     }
 }
 

@@ -5,13 +5,15 @@
 //! taxonomy (no training); [`head::Head`] applies logistic heads fitted by `parlscan fit` to the
 //! chunk embedding and the prototype similarities. A head may also carry [`lexical::Lexical`]
 //! models, which score a speech's words rather than its embedding and are mixed into its chunks'
-//! topic scores. Combining chunks into one row per speech is `aggregate.rs`'s job.
+//! topic scores, and a [`stance::StanceReading`], which reads a speech's stance from its chunks,
+//! its most stance-bearing sentences and its words. Combining chunks into one row per speech is `aggregate.rs`'s job.
 
 pub mod cache;
 pub mod head;
 pub mod lexical;
 pub mod linear;
 pub mod prototypes;
+pub mod stance;
 
 use std::ops::Range;
 

@@ -32,6 +32,8 @@ fn fit_writes_a_head_with_provenance_that_classify_uses() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("label prototypes alone") && report.contains("chosen:"), "{report}");
+    assert!(report.contains("stance readings on it") && report.contains("stance: the chunk average"), "{report}");
+    assert!(report.contains("the best reading chosen on the other folds"), "{report}");
     let head: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("head.json")).unwrap()).unwrap();
     let p = &head["provenance"];
     assert_eq!(p["training_rows"], 12);
@@ -48,6 +50,8 @@ fn fit_writes_a_head_with_provenance_that_classify_uses() {
     assert_eq!(per.len(), 2);
     let mean = (per[0][1].as_f64().unwrap() + per[1][1].as_f64().unwrap()) / 2.0;
     assert!((variant["figures"][1].as_f64().unwrap() - mean).abs() < 1e-12, "{variant}");
+    assert_eq!(head["cross_validation"]["figures"][3], "stance_accuracy");
+    assert_eq!(variant["figures"].as_array().unwrap().len(), 4);
 
     w.write("speeches.csv", "id,text\na,Encryption backdoors would make every phone less safe.\nb,The bus timetable changes next week.\n");
     let out = w.run(&["classify", "speeches.csv", "--head", "head.json", "-o", "out.csv"]);
@@ -102,6 +106,51 @@ fn a_mismatched_head_is_refused_saying_what_differs() {
     let out = w.run(&["classify", "in.csv", "--head", "junk.json"]);
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("not a parlscan head file"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_head_whose_stance_reading_needs_lexical_features_it_lacks_is_refused_naming_them() {
+    let w = Workdir::new();
+    let mut head: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate::util::project().join("models/heads/default.json")).unwrap()).unwrap();
+    assert!(head["lexical"]["stance"].is_object(), "the default head carries a lexical stance model");
+    head["stance_reading"] = serde_json::json!({"sentence_weight": 0.25, "sentences": 2, "reported_weight": 0.25, "lexical_weight": 0.3});
+    w.write("ok.json", head.to_string());
+    w.write("in.csv", "id,text\n1,End-to-end encryption must not be weakened by the Bill.\n");
+    let out = w.run(&["classify", "in.csv", "--head", "ok.json", "-o", "ok.csv", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let mut no_stance_model = head.clone();
+    no_stance_model["lexical"].as_object_mut().unwrap().remove("stance");
+    w.write("no-stance.json", no_stance_model.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "no-stance.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("no-stance.json") && err.contains("lexical stance model at weight 0.3") && err.contains("no `lexical.stance`"), "{err}");
+    assert!(!w.path("out.csv").exists());
+
+    let mut no_lexical = head.clone();
+    no_lexical["lexical"] = serde_json::Value::Null;
+    w.write("no-lexical.json", no_lexical.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "no-lexical.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("carries no lexical features"), "{}", stderr(&out));
+
+    let mut narrow = head.clone();
+    narrow["lexical"]["stance"]["weights"][0].as_array_mut().unwrap().pop();
+    w.write("narrow.json", narrow.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "narrow.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("does not fit its features"), "{}", stderr(&out));
+
+    // A head from before stance readings (no reading, no lexical stance model) reads stance as the
+    // chunk average, as it always did.
+    let mut old = head.clone();
+    old.as_object_mut().unwrap().remove("stance_reading");
+    old["lexical"].as_object_mut().unwrap().remove("stance");
+    w.write("old.json", old.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "old.json", "-o", "old.csv", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
@@ -171,6 +220,11 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_its_listing_rules
         serde_json::from_slice(&std::fs::read(crate::util::project().join("models/heads/default.json")).unwrap()).unwrap();
     let weight = head["lexical"]["weight"].as_f64().expect("the default head carries lexical topic models");
     assert!(weight > 0.0 && head["lexical"]["terms"].as_array().unwrap().len() > 1000);
+    // Stance read as the chunk average (as heads before stance readings read it), so that only
+    // the lexical topic models differ between the first two heads.
+    let mut head = head.clone();
+    head["stance_reading"] = serde_json::Value::Null;
+    w.write("topics.json", serde_json::to_vec(&head).unwrap());
     let mut plain = head.clone();
     plain["lexical"] = serde_json::Value::Null;
     plain["at_least_one_topic"] = serde_json::json!(false);
@@ -199,16 +253,12 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_its_listing_rules
     w.write("open-off.json", serde_json::to_vec(&open).unwrap());
     w.write("in.csv", ONE_AND_MANY_SENTENCES);
     w.write("off.csv", "id,text\nbus,The bus timetable for the county changes next week.\n");
-    let runs: Vec<_> = ["default", "plain.json", "strict.json", "strict-one.json", "strict-two.json", "open.json", "open-off.json"]
+    let runs: Vec<_> = ["topics.json", "plain.json", "strict.json", "strict-one.json", "strict-two.json", "open.json", "open-off.json"]
         .iter()
         .map(|head| {
             let name = format!("{}.csv", head.trim_end_matches(".json"));
             let input = if head.starts_with("open") { "off.csv" } else { "in.csv" };
-            let mut args = vec!["classify", input, "-o", &name, "--quiet"];
-            if *head != "default" {
-                args.extend(["--head", head]);
-            }
-            let out = w.run(&args);
+            let out = w.run(&["classify", input, "-o", &name, "--quiet", "--head", head]);
             assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
             read_csv(&w.path(&name))
         })
@@ -241,14 +291,16 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_its_listing_rules
 }
 
 /// `fit`'s cross-validation scores a held-out row with `fit::cv::score_example` and
-/// `fit::cv::with_lexical`; `classify` scores a speech through `Labeller`. Both finish chunks with
-/// `score::finish_chunk`. Under the same head (the default one) and the same engine (libtorch
+/// `fit::cv::with_lexical`, and reads its stance with `fit::cv::with_stance`; `classify` scores a
+/// speech through `Labeller`. Both finish chunks with `score::finish_chunk` and read stance with
+/// `score::stance::apply`. Under the same head (the default one) and the same engine (libtorch
 /// fp32), a row's scores must be the same either way: what cross-validation measures is what
 /// `classify` does.
 #[test]
 fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head() {
     use parlscan::aggregate::{self, Listing};
-    use parlscan::fit::cv::{score_example, with_lexical};
+    use parlscan::fit::cv::{score_example, score_sentences, with_lexical, with_stance};
+    use parlscan::score::lexical::terms;
     use parlscan::fit::data::{chunk_features, read_training};
     use parlscan::score::head::{apply, standardise, HeadFile};
     use parlscan::score::prototypes::Prototypes;
@@ -278,6 +330,11 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let lex = head.lexical.as_ref().unwrap();
     let probs: Vec<Option<Vec<f64>>> = examples.iter().map(|e| Some(lex.probs(&e.text))).collect();
     let oof = with_lexical(&oof, &probs, lex.weight);
+    let reading = head.stance_reading.expect("the default head reads stance from sentences and words");
+    assert!(reading.sentence_weight > 0.0 || reading.lexical_weight > 0.0);
+    let sentences: Vec<_> = features.iter().enumerate().map(|(i, f)| (i, score_sentences(&score, f, head.sentence_embedding))).collect();
+    let lexical_stance: Vec<Option<Vec<f64>>> = examples.iter().map(|e| lex.stance_of_terms(&terms(&e.text))).collect();
+    let oof = with_stance(&oof, &sentences, &features, Some(&lexical_stance), &reading);
     let thresholds: Vec<f64> = head.topic_heads.iter().map(|t| t.threshold).collect();
     let listing = Listing::of_head(&head);
 
@@ -297,6 +354,9 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
             close(&format!("topic_{topic}"), s.topics[t]);
         }
         close("stance_score", s.stance[0] - s.stance[1]);
+        for (k, class) in ["pro_powers", "anti_powers", "mixed", "neutral"].iter().enumerate() {
+            close(&format!("stance_{class}"), s.stance[k]);
+        }
         let names: Vec<&str> = head.topics.iter().map(String::as_str).collect();
         let listed: Vec<&str> = s.listed.iter().map(|&t| names[t]).collect();
         assert_eq!(col(&h, row, "topics"), listed.join(";"), "row {i}: topics");

@@ -7,7 +7,7 @@ use parlscan::encoder::Encoder;
 use parlscan::fit::{read_training, Example};
 use parlscan::taxonomy::Taxonomy;
 use parlscan::tokenize::WordPieces;
-use parlscan::tune::{fine_tune, Settings};
+use parlscan::tune::{fine_tune, Objective, Settings};
 
 use crate::fit::TRAIN;
 use crate::util::{model_dir, project, stderr, Workdir};
@@ -60,23 +60,41 @@ fn tune_refuses_to_overwrite_its_base_model_or_to_do_nothing() {
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
 }
 
-/// Mean cosine of pairs of rows that share a topic, minus that of rows that share none.
-fn separation(encoder: &dyn Encoder, words: &WordPieces, rows: &[Example]) -> f32 {
+/// Mean cosine of the pairs of rows `pair` calls alike (`Some(true)`), minus that of the pairs it
+/// calls apart (`Some(false)`); pairs it skips (`None`) do not count.
+fn separation(encoder: &dyn Encoder, words: &WordPieces, rows: &[Example], pair: impl Fn(&Example, &Example) -> Option<bool>) -> f32 {
     let seqs: Vec<Vec<u32>> = rows.iter().map(|e| words.segment(&e.text).unwrap().chunks[0].ids.clone()).collect();
     let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
     let emb = parlscan::batch::embed_all(encoder, &refs).unwrap();
     let (mut same, mut different) = (Vec::new(), Vec::new());
     for i in 0..rows.len() {
         for j in i + 1..rows.len() {
-            let (a, b) = (rows[i].topics.as_ref().unwrap(), rows[j].topics.as_ref().unwrap());
-            let (any_a, any_b) = (a.iter().any(|&x| x), b.iter().any(|&x| x));
-            let shares = a.iter().zip(b).any(|(x, y)| *x && *y) || (!any_a && !any_b);
             let cosine = emb.row(i).dot(&emb.row(j));
-            if shares { same.push(cosine) } else { different.push(cosine) }
+            match pair(&rows[i], &rows[j]) {
+                Some(true) => same.push(cosine),
+                Some(false) => different.push(cosine),
+                None => {}
+            }
         }
     }
     let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
     mean(&same) - mean(&different)
+}
+
+/// Rows that share a topic (or both have none) are alike; the rest apart.
+fn share_a_topic(a: &Example, b: &Example) -> Option<bool> {
+    let (a, b) = (a.topics.as_ref().unwrap(), b.topics.as_ref().unwrap());
+    let (any_a, any_b) = (a.iter().any(|&x| x), b.iter().any(|&x| x));
+    Some(a.iter().zip(b).any(|(x, y)| *x && *y) || (!any_a && !any_b))
+}
+
+/// Rows that share a stance are alike, a pro_powers row and an anti_powers one apart.
+fn share_a_stance(a: &Example, b: &Example) -> Option<bool> {
+    match (a.stance?, b.stance?) {
+        (x, y) if x == y => Some(true),
+        (0, 1) | (1, 0) => Some(false),
+        _ => None,
+    }
 }
 
 #[test]
@@ -88,8 +106,8 @@ fn fine_tuning_pulls_texts_that_share_a_topic_together() {
     let settings = Settings { pairs: 96, epochs: 2, learning_rate: 1e-4, ..Settings::default() };
     let trained = fine_tune(&model_dir(), &w.path("tuned"), &words, &rows.iter().collect::<Vec<_>>(), &settings).unwrap();
     assert!(trained.loss_last < trained.loss_first, "{trained:?}");
-    let before = separation(&BertEncoder::load(&model_dir(), tch::Device::Cpu).unwrap(), &words, &rows);
-    let after = separation(&BertEncoder::load(&w.path("tuned"), tch::Device::Cpu).unwrap(), &words, &rows);
+    let before = separation(&BertEncoder::load(&model_dir(), tch::Device::Cpu).unwrap(), &words, &rows, share_a_topic);
+    let after = separation(&BertEncoder::load(&w.path("tuned"), tch::Device::Cpu).unwrap(), &words, &rows, share_a_topic);
     assert!(after > before + 0.05, "separation before {before:.3}, after {after:.3}");
 }
 
@@ -101,5 +119,34 @@ fn cross_validation_tunes_per_fold_and_prints_both_encoders() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("fold 0:") && report.contains("fold 1:"), "{report}");
-    assert!(report.lines().any(|l| l.starts_with("frozen ")) && report.contains("fine-tuned on each fold's rows"), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("frozen ")), "{report}");
+    for objective in ["topics", "stance", "both"] {
+        assert!(report.contains(&format!("{objective} fold 0:")) && report.contains(&format!("{objective} fold 1:")), "{report}");
+        let row = report.lines().find(|l| l.starts_with(&format!("fine-tuned per fold, --objective {objective} "))).unwrap_or_else(|| panic!("{report}"));
+        let figures: Vec<f64> = row.split_whitespace().rev().take(4).map(|x| x.parse().unwrap()).collect();
+        assert!(figures.iter().all(|f| (0.0..=1.0).contains(f)), "{row}");
+    }
+}
+
+#[test]
+fn the_stance_objective_pulls_texts_that_share_a_stance_together_and_says_so_in_tune_json() {
+    let w = Workdir::new();
+    let taxonomy = Taxonomy::load(&project().join("data/taxonomy.toml")).unwrap();
+    let rows = read_training(&w.write("train.csv", TRAIN), "text", "source", &taxonomy).unwrap();
+    let words = WordPieces::load(&model_dir()).unwrap();
+    let settings = Settings { pairs: 96, epochs: 2, learning_rate: 1e-4, objective: Objective::Stance, ..Settings::default() };
+    let trained = fine_tune(&model_dir(), &w.path("tuned"), &words, &rows.iter().collect::<Vec<_>>(), &settings).unwrap();
+    assert!(trained.loss_last < trained.loss_first, "{trained:?}");
+    let before = separation(&BertEncoder::load(&model_dir(), tch::Device::Cpu).unwrap(), &words, &rows, share_a_stance);
+    let after = separation(&BertEncoder::load(&w.path("tuned"), tch::Device::Cpu).unwrap(), &words, &rows, share_a_stance);
+    assert!(after > before + 0.05, "stance separation before {before:.3}, after {after:.3}");
+
+    let out = w.run(&["tune", "--train", "train.csv", "--objective", "stance", "--pairs", "16", "-o", "cli"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let made: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("cli/tune.json")).unwrap()).unwrap();
+    assert_eq!(made["settings"]["objective"], "stance");
+    w.write("topics-only.csv", "id,source,text,topics,stance\na,d1,Encryption matters.,encryption,\nb,d2,Buses matter.,,none\n");
+    let out = w.run(&["tune", "--train", "topics-only.csv", "--objective", "stance", "-o", "none"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no pairs to train on for --objective stance"), "{}", stderr(&out));
 }
