@@ -44,7 +44,7 @@ pub struct Labeller {
 /// How close to a decision boundary `--fast` rescores a speech at the exact engine. A label flips
 /// only where it was close, and how close depends on how far the fast engine moves scores. The
 /// margins are the 99.5th percentile of those moves over the derivation texts (the 740 of
-/// data/train_examples.csv and the 400 of `dev/make_corpus.py 400`: `dev/derive-margins.py`),
+/// data/train_examples.csv and the 400 of `dev/make_corpus.py 400`: `dev/derive-fast-margins.sh`),
 /// rounded up; agreement is reported on other texts (dev.csv and the sample speeches:
 /// `dev/fast-agreement.sh`, docs/performance.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,8 +57,8 @@ pub struct NearTie {
     /// A listed topic's score within this of its threshold (on-topic speeches, and the topics
     /// listed on off-topic ones).
     pub topic: f64,
-    /// The share of the derivation texts `classify --fast=KIND` rescored with these margins (int8
-    /// 585 of 1,140, bf16 112): what `--fast` expects to rescore, which `encoder::auto` counts when
+    /// The share of the derivation texts `classify --fast=KIND` rescored with these margins
+    /// (`dev/derive-fast-margins.sh`: int8 579 of 1,140, bf16 98): what `--fast` expects to rescore, which `encoder::auto` counts when
     /// it weighs an approximation against the exact engine.
     pub share: f64,
 }
@@ -67,12 +67,12 @@ impl NearTie {
     /// The margins for a fast engine; `None` for an exact one, which needs no rescoring.
     pub fn for_engine(engine: Engine) -> Option<NearTie> {
         match engine {
-            // Over the 1,140 derivation texts, int8 moved on_topic by up to 0.27, the top two
-            // stances' gap by up to 0.39 and topic scores by up to 0.11; 99.5% of moves were within
-            // 0.114, 0.224 and 0.079.
-            Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.12, stance: 0.225, topic: 0.08, share: 0.51 }),
-            // bfloat16: up to 0.014, 0.021 and 0.009; 99.5% within 0.009, 0.018 and 0.007.
-            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.01, stance: 0.02, topic: 0.007, share: 0.10 }),
+            // Over the 1,140 derivation texts (`dev/derive-fast-margins.sh`), int8 moved on_topic by
+            // up to 0.28, the top two stances' gap by up to 0.35 and topic scores by up to 0.10;
+            // 99.5% of moves were within 0.108, 0.180 and 0.085.
+            Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.12, stance: 0.225, topic: 0.09, share: 0.51 }),
+            // bfloat16: up to 0.013, 0.016 and 0.008; 99.5% within 0.010, 0.013 and 0.007.
+            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.01, stance: 0.02, topic: 0.007, share: 0.09 }),
             _ => None,
         }
     }
