@@ -145,8 +145,4 @@ fn the_stance_objective_pulls_texts_that_share_a_stance_together_and_says_so_in_
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let made: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("cli/tune.json")).unwrap()).unwrap();
     assert_eq!(made["settings"]["objective"], "stance");
-    w.write("topics-only.csv", "id,source,text,topics,stance\na,d1,Encryption matters.,encryption,\nb,d2,Buses matter.,,none\n");
-    let out = w.run(&["tune", "--train", "topics-only.csv", "--objective", "stance", "-o", "none"]);
-    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no pairs to train on for --objective stance"), "{}", stderr(&out));
 }
