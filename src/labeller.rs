@@ -225,7 +225,8 @@ impl Labeller {
         let s = &self.scoring;
         let (embeddings, span_embeddings) = s.sentence_embedding.embed(&*self.encoder, &sequences, &spans)?;
         // Per speech: its lexical topic probabilities and lexical stance distribution.
-        let lexical_probs: Vec<Option<(Vec<f64>, Option<Vec<f64>>)>> = match &s.lexical {
+        type SpeechLexical = Option<(Vec<f64>, Option<Vec<f64>>)>;
+        let lexical_probs: Vec<SpeechLexical> = match &s.lexical {
             Some(lex) => speeches
                 .par_iter()
                 .zip(&prepared)

@@ -299,6 +299,16 @@ pub const DEFAULT_HEAD: Candidate = Candidate {
     sentence_embedding: crate::score::SentenceEmbedding::Context,
 };
 
+/// What `tune --cross-validate` measured.
+pub struct CrossValidated {
+    /// The frozen encoder's out-of-fold figures.
+    pub frozen: Figures,
+    /// Each objective's, with the encoder fine-tuned per fold.
+    pub tuned: Vec<(Objective, Figures)>,
+    /// A printable log of the folds.
+    pub log: String,
+}
+
 /// Out-of-fold figures (`fit::report::FIGURES`) of the default head's settings on the frozen
 /// encoder and, for every objective, with the encoder fine-tuned per fold, plus a printable log.
 pub fn cross_validate(
@@ -309,7 +319,7 @@ pub fn cross_validate(
     folds: usize,
     s: &Settings,
     scratch: &Path,
-) -> Result<(Figures, Vec<(Objective, Figures)>, String), Error> {
+) -> Result<CrossValidated, Error> {
     let names = taxonomy.topic_names();
     let fold_of = fit::fold_assignment(examples, folds, 0);
     let figures = |encoder: &dyn Encoder, keep: &dyn Fn(usize) -> bool| -> Result<Vec<(usize, Vec<crate::score::ChunkScores>)>, Error> {
@@ -358,7 +368,7 @@ pub fn cross_validate(
         tuned_oof.sort_by_key(|(i, _)| *i);
         tuned.push((objective, score(&tuned_oof)));
     }
-    Ok((score(&frozen_oof), tuned, log))
+    Ok(CrossValidated { frozen: score(&frozen_oof), tuned, log })
 }
 
 /// The `tune` command.
@@ -382,7 +392,7 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
     let examples = inputs.rows();
     if args.cross_validate {
         let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("."), e))?;
-        let (frozen, tuned, log) = cross_validate(&base, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
+        let CrossValidated { frozen, tuned, log } = cross_validate(&base, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
         print!("{log}");
         println!(
             "\n{}-fold cross-validation by debate, the default head's settings ({} pairs per fold, seed {})",

@@ -378,6 +378,9 @@ pub fn fit_lexical_stance(lex: &mut Lexical, terms: &[Vec<String>], examples: &[
     lex.stance = Some(fit_softmax(&x, &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2));
 }
 
+/// Per row, its out-of-fold lexical probabilities (`None` for rows never scored).
+pub type LexicalOof = Vec<Option<Vec<f64>>>;
+
 /// Out-of-fold lexical stance distributions under one fold assignment, per row (`None` for rows
 /// never scored): per fold, the vocabulary `fit_lexical` would build on its training rows, and a
 /// stance model over it.
@@ -388,7 +391,7 @@ pub(crate) fn lexical_stance_oof(
     k: usize,
     with_extra: bool,
     l2: f64,
-) -> Vec<Option<Vec<f64>>> {
+) -> LexicalOof {
     let fit = |train: &[usize]| {
         let mut lex = fit_lexical(terms, examples, train, 0, l2, 0.0);
         fit_lexical_stance(&mut lex, terms, examples, train, l2);
@@ -407,7 +410,7 @@ pub(crate) fn lexical_oof(
     with_extra: bool,
     n_topics: usize,
     l2: f64,
-) -> Vec<Option<Vec<f64>>> {
+) -> LexicalOof {
     let fit = |train: &[usize]| fit_lexical(terms, examples, train, n_topics, l2, 0.0);
     lexical_folds(fold_of, k, with_extra, fit, |lex, i| Some(lex.probs_of_terms(&terms[i])))
 }
@@ -420,7 +423,7 @@ fn lexical_folds(
     with_extra: bool,
     fit: impl Fn(&[usize]) -> Lexical,
     score: impl Fn(&Lexical, usize) -> Option<Vec<f64>>,
-) -> Vec<Option<Vec<f64>>> {
+) -> LexicalOof {
     let mut out = vec![None; fold_of.len()];
     for fold in 0..k {
         let lex = fit(&training_rows(fold_of, fold, with_extra));

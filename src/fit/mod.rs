@@ -325,7 +325,7 @@ impl Search<'_> {
             })
             .collect();
         // Per lexical L2, per assignment: each row's out-of-fold lexical stance.
-        let lexical: Vec<(f64, Vec<Vec<Option<Vec<f64>>>>)> = cv::LEXICAL_L2
+        let lexical: Vec<(f64, Vec<cv::LexicalOof>)> = cv::LEXICAL_L2
             .par_iter()
             .map(|&l2| {
                 let per_assignment = self
