@@ -304,6 +304,7 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     use parlscan::fit::data::{chunk_features, read_training};
     use parlscan::score::head::{apply, standardise, HeadFile};
     use parlscan::score::prototypes::Prototypes;
+    use parlscan::score::stance::{Pool, StanceReading};
     use parlscan::score::SentenceEmbedding;
 
     let project = crate::util::project();
@@ -312,8 +313,18 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let head = HeadFile::load(&project.join("models/heads/default.json")).unwrap();
     assert!(head.sentence_weight > 0.0 && head.lexical.is_some(), "the default head mixes sentences and lexical scores");
     let w = Workdir::new();
-    w.write("train.csv", TRAIN);
+    // Speeches of several sentences, one with a quotation, so that a sentence pool has something to pool.
+    let many = "t13,d7,\"\"\"The agencies must be able to read the messages of terrorists,\"\" the Minister told us. I say that end-to-end \
+                encryption keeps every one of us safe. Judicial commissioners must approve every warrant.\",encryption;oversight,anti_powers\n\
+                t14,d7,\"We are told that bulk interception is a fishing expedition. It is not. It found the plot that would have killed \
+                hundreds, and the agencies need it.\",bulk_powers;interception,pro_powers\n";
+    w.write("train.csv", format!("{TRAIN}{many}"));
     let examples = read_training(&w.path("train.csv"), "text", "source", &taxonomy).unwrap();
+    // The default head's reading, and one that pools sentences too.
+    let reading = head.stance_reading.expect("the default head has a stance reading");
+    assert!(reading.lexical_weight > 0.0 && head.lexical.as_ref().unwrap().stance.is_some());
+    let pooled = StanceReading { sentence_weight: 0.5, sentences: 2, reported_weight: 0.25, pool: Pool::Geometric, ..reading };
+    HeadFile { stance_reading: Some(pooled), ..head.clone() }.save(&w.path("pooled.json")).unwrap();
 
     // fit's side: feature rows as fit embeds them, scored as cross-validation scores a held-out row.
     let words = parlscan::tokenize::WordPieces::load(&model).unwrap();
@@ -321,6 +332,7 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let prototypes = Prototypes::build(&taxonomy, &words, &encoder, None).unwrap();
     let alone = head.sentence_embedding == SentenceEmbedding::Alone;
     let features = chunk_features(&examples, &words, &encoder, &prototypes, alone).unwrap();
+    assert!(features.iter().any(|f| f.reported.iter().flatten().any(|&r| r)), "a reported sentence");
     let score = |row: &[f64]| {
         let mut x = row.to_vec();
         standardise(&mut x, &head.feature_mean, &head.feature_scale);
@@ -330,35 +342,37 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let lex = head.lexical.as_ref().unwrap();
     let probs: Vec<Option<Vec<f64>>> = examples.iter().map(|e| Some(lex.probs(&e.text))).collect();
     let oof = with_lexical(&oof, &probs, lex.weight);
-    let reading = head.stance_reading.expect("the default head reads stance from sentences and words");
-    assert!(reading.sentence_weight > 0.0 || reading.lexical_weight > 0.0);
     let sentences: Vec<_> = features.iter().enumerate().map(|(i, f)| (i, score_sentences(&score, f, head.sentence_embedding))).collect();
     let lexical_stance: Vec<Option<Vec<f64>>> = examples.iter().map(|e| lex.stance_of_terms(&terms(&e.text))).collect();
-    let oof = with_stance(&oof, &sentences, &features, Some(&lexical_stance), &reading);
     let thresholds: Vec<f64> = head.topic_heads.iter().map(|t| t.threshold).collect();
     let listing = Listing::of_head(&head);
 
-    // classify's side, on the same engine.
-    let out = w.run(&["classify", "train.csv", "-o", "out.csv", "--engine", "torch", "--threads", "1", "--quiet"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let (h, rows) = read_csv(&w.path("out.csv"));
-    assert_eq!(rows.len(), examples.len());
-    for ((i, chunks), row) in oof.iter().zip(&rows) {
-        let s = aggregate::speech(chunks, &thresholds, head.on_topic_threshold, &listing);
-        let close = |name: &str, v: f64| {
-            let c: f64 = col(&h, row, name).parse().unwrap();
-            assert!((c - v).abs() <= 6e-5, "row {i}, {name}: classify {c}, fit's scoring {v}");
-        };
-        close("on_topic", s.on_topic);
-        for (t, topic) in head.topics.iter().enumerate() {
-            close(&format!("topic_{topic}"), s.topics[t]);
+    for (reading, head_arg) in [(reading, None), (pooled, Some("pooled.json"))] {
+        let oof = with_stance(&oof, &sentences, &features, Some(&lexical_stance), &reading);
+        // classify's side, on the same engine.
+        let mut args = vec!["classify", "train.csv", "-o", "out.csv", "--engine", "torch", "--threads", "1", "--quiet"];
+        args.extend(head_arg.map(|h| ["--head", h]).into_iter().flatten());
+        let out = w.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (h, rows) = read_csv(&w.path("out.csv"));
+        assert_eq!(rows.len(), examples.len());
+        for ((i, chunks), row) in oof.iter().zip(&rows) {
+            let s = aggregate::speech(chunks, &thresholds, head.on_topic_threshold, &listing);
+            let close = |name: &str, v: f64| {
+                let c: f64 = col(&h, row, name).parse().unwrap();
+                assert!((c - v).abs() <= 6e-5, "{head_arg:?}, row {i}, {name}: classify {c}, fit's scoring {v}");
+            };
+            close("on_topic", s.on_topic);
+            for (t, topic) in head.topics.iter().enumerate() {
+                close(&format!("topic_{topic}"), s.topics[t]);
+            }
+            close("stance_score", s.stance[0] - s.stance[1]);
+            for (k, class) in ["pro_powers", "anti_powers", "mixed", "neutral"].iter().enumerate() {
+                close(&format!("stance_{class}"), s.stance[k]);
+            }
+            let names: Vec<&str> = head.topics.iter().map(String::as_str).collect();
+            let listed: Vec<&str> = s.listed.iter().map(|&t| names[t]).collect();
+            assert_eq!(col(&h, row, "topics"), listed.join(";"), "{head_arg:?}, row {i}: topics");
         }
-        close("stance_score", s.stance[0] - s.stance[1]);
-        for (k, class) in ["pro_powers", "anti_powers", "mixed", "neutral"].iter().enumerate() {
-            close(&format!("stance_{class}"), s.stance[k]);
-        }
-        let names: Vec<&str> = head.topics.iter().map(String::as_str).collect();
-        let listed: Vec<&str> = s.listed.iter().map(|&t| names[t]).collect();
-        assert_eq!(col(&h, row, "topics"), listed.join(";"), "row {i}: topics");
     }
 }
