@@ -211,13 +211,18 @@ fn a_fast_run_names_its_engine_in_the_manifest_and_does_not_reuse_default_labels
     assert!(encoder.starts_with("torch cpu fused bf16; ") && encoder.ends_with(&format!("rescored by {exact}")), "{encoder}");
     assert_ne!(fourth["labels_key"], second["labels_key"]);
     assert_eq!(fourth["counts"]["reused"], 0);
-    // Plain --fast picks the faster of bfloat16 (where the CPU multiplies it natively) and int8.
+    // Plain --fast picks the faster of bfloat16 (where the CPU multiplies it natively) and int8,
+    // counting the near ties each rescores at the exact engine's cost; where neither is cheaper
+    // than the exact engine at that count (timings on a loaded machine drift), the exact one runs
+    // and the manifest says why.
     let auto = w.run(&["classify", "in.csv", "-o", "auto.csv", "--fast", "--quiet"]);
     assert_eq!(auto.status.code(), Some(0), "{}", stderr(&auto));
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(w.path("auto.csv.manifest.json")).unwrap()).unwrap();
     let engine = manifest["engine"].as_str().unwrap();
     let (bf16, int8) = (engine.starts_with("torch bf16 (auto: "), engine.starts_with("onnx int8 (auto: "));
-    assert!(int8 || (bf16 && native_bf16()), "{manifest}");
+    let exact = (engine.starts_with("onnx fp32 (auto: ") || engine.starts_with("torch fp32 (auto: "))
+        && engine.contains("counting near ties rescored by the exact engine");
+    assert!(int8 || (bf16 && native_bf16()) || exact, "{manifest}");
 }
 
 #[test]
