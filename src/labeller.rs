@@ -307,7 +307,7 @@ impl Labeller {
 /// - for its top topic: among the sentences of the chunk where that topic is strongest, the
 ///   one whose embedding (in context, or alone as the head says) scores highest for it;
 /// - for its stance (on-topic speeches): over all its sentences, the largest P(on topic) ×
-///   P(stance) × voice weight (`voice::weights`: quotations and reported views count a
+///   P(stance) × voice weight (`voice::weight`: quotations and reported views count a
 ///   quarter), so the speaker's own voice wins where it says as much; a speech whose on-topic
 ///   sentences are all reported still gets the best of them.
 fn evidence(

@@ -71,12 +71,7 @@ pub fn reported_pieces(seg: &crate::tokenize::Segmented) -> Vec<bool> {
     reported(&(0..n).map(|j| seg.piece_text(j)).collect::<Vec<_>>())
 }
 
-/// Weight of each sentence's voice: 1 for the speaker's own, [`REPORTED_WEIGHT`] for reported.
-pub fn weights(sentences: &[&str]) -> Vec<f64> {
-    reported(sentences).into_iter().map(weight).collect()
-}
-
-/// The voice weight of a sentence that is, or is not, reported speech.
+/// The voice weight of a sentence: 1 in the speaker's own voice, [`REPORTED_WEIGHT`] if reported.
 pub fn weight(reported: bool) -> f64 {
     if reported { REPORTED_WEIGHT } else { 1.0 }
 }
@@ -134,6 +129,7 @@ mod tests {
         let single = ["The officials say a sunset would create 'operational uncertainty'.", "Surely that is the point."];
         assert_eq!(reported(&single), vec![true, false], "a reporting phrase");
         assert_eq!(reported(&["A sunset would create 'operational uncertainty and delay for every agency'."]), vec![true]);
-        assert_eq!(weights(&["Mine.", "\"Theirs.\""]), vec![1.0, REPORTED_WEIGHT]);
+        let weights: Vec<f64> = reported(&["Mine.", "\"Theirs.\""]).into_iter().map(weight).collect();
+        assert_eq!(weights, vec![1.0, REPORTED_WEIGHT]);
     }
 }
