@@ -58,7 +58,7 @@ pub struct NearTie {
     /// listed on off-topic ones).
     pub topic: f64,
     /// The share of the derivation texts `classify --fast=KIND` rescored with these margins
-    /// (`dev/derive-fast-margins.sh`: int8 579 of 1,140, bf16 98): what `--fast` expects to rescore, which `encoder::auto` counts when
+    /// (`dev/derive-fast-margins.sh`: int8 535 of 1,140, bf16 80): what `--fast` expects to rescore, which `encoder::auto` counts when
     /// it weighs an approximation against the exact engine.
     pub share: f64,
 }
@@ -68,11 +68,11 @@ impl NearTie {
     pub fn for_engine(engine: Engine) -> Option<NearTie> {
         match engine {
             // Over the 1,140 derivation texts (`dev/derive-fast-margins.sh`), int8 moved on_topic by
-            // up to 0.28, the top two stances' gap by up to 0.35 and topic scores by up to 0.10;
-            // 99.5% of moves were within 0.108, 0.180 and 0.085.
-            Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.12, stance: 0.225, topic: 0.09, share: 0.51 }),
-            // bfloat16: up to 0.013, 0.016 and 0.008; 99.5% within 0.010, 0.013 and 0.007.
-            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.01, stance: 0.02, topic: 0.007, share: 0.09 }),
+            // up to 0.28, the top two stances' gap by up to 0.22 and topic scores by up to 0.10;
+            // 99.5% of moves were within 0.108, 0.115 and 0.085.
+            Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.12, stance: 0.12, topic: 0.09, share: 0.47 }),
+            // bfloat16: up to 0.013, 0.012 and 0.008; 99.5% within 0.010, 0.009 and 0.007.
+            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.01, stance: 0.01, topic: 0.007, share: 0.07 }),
             _ => None,
         }
     }
@@ -233,7 +233,7 @@ impl Labeller {
                 .map(|(s, p)| match (p, &s.text) {
                     (Ok(_), Ok(text)) => {
                         let terms = crate::score::lexical::terms(text);
-                        Some((lex.probs_of_terms(&terms), lex.stance_of_terms(&terms)))
+                        Some((lex.probs_of_terms(&terms), lex.stance_of_text(text, &terms)))
                     }
                     _ => None,
                 })
@@ -287,7 +287,12 @@ impl Labeller {
             }
             firsts
         };
-        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores, &reported);
+        let reading = SentenceReading {
+            lexical: s.lexical.as_ref(),
+            stance_weight: s.stance_reading.map_or(0.0, |r| r.lexical_weight),
+            thresholds: &s.thresholds,
+        };
+        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores, &reported, &reading);
         Ok(prepared
             .into_iter()
             .zip(per_speech)
@@ -303,13 +308,48 @@ impl Labeller {
     }
 }
 
+/// How the stance evidence reads one sentence, as the head reads a speech: its topic scores with
+/// the lexical topic models mixed in (`lexical`, at their weight), and its stance with the lexical
+/// stance model mixed in at `stance_weight` (the head's stance reading's lexical weight).
+struct SentenceReading<'a> {
+    lexical: Option<&'a Lexical>,
+    stance_weight: f64,
+    thresholds: &'a [f64],
+}
+
+impl SentenceReading<'_> {
+    /// Whether some topic's score, mixed as the head mixes it, reaches its threshold.
+    fn on_topic(&self, x: &ChunkScores, text: &str) -> bool {
+        let lexical = self.lexical.filter(|l| l.weight > 0.0 && !l.topics.is_empty());
+        let words = lexical.map(|l| l.probs(text));
+        x.topics.iter().enumerate().any(|(t, &score)| {
+            let mixed = match (lexical, &words) {
+                (Some(l), Some(p)) => (1.0 - l.weight) * score + l.weight * p[t],
+                _ => score,
+            };
+            mixed >= self.thresholds[t]
+        })
+    }
+
+    /// P(class `k`) for the sentence.
+    fn stance(&self, x: &ChunkScores, text: &str, k: usize) -> f64 {
+        let words = self.lexical.filter(|_| self.stance_weight > 0.0).and_then(|l| l.stance_of_text(text, &crate::score::lexical::terms(text)));
+        match words {
+            Some(p) => (1.0 - self.stance_weight) * x.stance[k] + self.stance_weight * p[k],
+            None => x.stance[k],
+        }
+    }
+}
+
 /// Each speech's two evidence sentences, empty where there is none:
 /// - for its top topic: among the sentences of the chunk where that topic is strongest, the
 ///   one whose embedding (in context, or alone as the head says) scores highest for it;
-/// - for its stance (on-topic speeches): over all its sentences, the largest P(on topic) ×
-///   P(stance) × voice weight (`voice::weight`: quotations and reported views count a
-///   quarter), so the speaker's own voice wins where it says as much; a speech whose on-topic
-///   sentences are all reported still gets the best of them.
+/// - for its stance (on-topic speeches): among its on-topic sentences (some topic's score, the
+///   lexical models mixed in as the head mixes them, at its threshold; all its sentences if none
+///   is), the largest P(on topic) × P(stance) × voice weight (`voice::weight`: quotations and
+///   reported views count a quarter), so the speaker's own voice wins where it says as much,
+///   and a speech whose on-topic sentences are all reported gets the best of them. P(stance)
+///   mixes in the lexical stance model as the head's stance reading does.
 fn evidence(
     prepared: &[Prepared],
     scores: &[Option<SpeechScores>],
@@ -317,6 +357,7 @@ fn evidence(
     sentence_scores: &[Vec<ChunkScores>],
     chunk_scores: &[ChunkScores],
     reported: &[Vec<bool>],
+    reading: &SentenceReading<'_>,
 ) -> Vec<(String, String)> {
     prepared
         .iter()
@@ -340,13 +381,18 @@ fn evidence(
             let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
             let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
             let voice: Vec<f64> = reported[i].iter().map(|&r| crate::voice::weight(r)).collect();
+            let candidates: Vec<(usize, &ChunkScores)> =
+                seg.chunks.iter().enumerate().flat_map(|(c, chunk)| chunk.pieces.clone().zip(sentences(c))).collect();
+            let on_topic: Vec<bool> = candidates.iter().map(|&(j, x)| reading.on_topic(x, texts[j])).collect();
+            let any_on_topic = on_topic.contains(&true);
             let mut best = (f64::NEG_INFINITY, 0usize);
-            for (c, chunk) in seg.chunks.iter().enumerate() {
-                for (j, x) in chunk.pieces.clone().zip(sentences(c)) {
-                    let value = x.on_topic * x.stance[k] * voice[j];
-                    if value > best.0 {
-                        best = (value, j);
-                    }
+            for (&(j, x), &on) in candidates.iter().zip(&on_topic) {
+                if any_on_topic && !on {
+                    continue;
+                }
+                let value = x.on_topic * reading.stance(x, texts[j], k) * voice[j];
+                if value > best.0 {
+                    best = (value, j);
                 }
             }
             (topic, texts.get(best.1).map_or(String::new(), |t| t.to_string()))

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::aggregate::{self, Listing};
 use crate::evaluate::{self, Labels, Report};
 use crate::score::head::{self, standardise};
-use crate::score::lexical::{self, Lexical};
+use crate::score::lexical::{Lexical, Vocabulary};
 use crate::score::linear::{Logistic, Multinomial};
 use crate::score::stance::{self, Pool, Sentence, StanceReading};
 use crate::score::{finish_chunk, ChunkScores, SentenceEmbedding};
@@ -347,9 +347,8 @@ pub fn fit_lexical(
         .filter(|&i| examples[i].topics.is_some())
         .collect();
     let docs: Vec<&[String]> = rows.iter().map(|&i| terms[i].as_slice()).collect();
-    let (vocabulary, idf) = lexical::vocabulary(&docs);
-    let mut lex = Lexical::new(weight, vocabulary, idf, Vec::new());
-    let x = lex.matrix(&docs);
+    let mut lex = Lexical::new(weight, Vocabulary::of(&docs), Vec::new());
+    let x = lex.vocabulary.matrix(&docs);
     lex.topics = (0..n_topics)
         .into_par_iter()
         .map(|t| {
@@ -364,17 +363,23 @@ pub fn fit_lexical(
     lex
 }
 
-/// Fits a lexical stance model over `lex`'s terms on the given rows that carry a stance: a
-/// class-weighted multinomial logistic model on their TF-IDF vectors (none without such rows).
-pub fn fit_lexical_stance(lex: &mut Lexical, terms: &[Vec<String>], examples: &[Example], rows: &[usize], l2: f64) {
+/// Fits `lex`'s lexical stance model on the given rows: a vocabulary of their `stance_terms`
+/// (`lexical::stance_terms`; built, as the topic models' is, on the rows labelled for topics),
+/// then a class-weighted multinomial logistic model on the TF-IDF vectors of the rows that carry
+/// a stance (none without such rows).
+pub fn fit_lexical_stance(lex: &mut Lexical, stance_terms: &[Vec<String>], examples: &[Example], rows: &[usize], l2: f64) {
+    let docs: Vec<&[String]> =
+        rows.iter().filter(|&&i| examples[i].topics.is_some()).map(|&i| stance_terms[i].as_slice()).collect();
+    let vocabulary = Vocabulary::of(&docs);
     let rows: Vec<usize> = rows.iter().copied().filter(|&i| examples[i].stance.is_some()).collect();
     if rows.is_empty() {
-        lex.stance = None;
+        (lex.stance, lex.stance_vocabulary) = (None, None);
         return;
     }
-    let docs: Vec<&[String]> = rows.iter().map(|&i| terms[i].as_slice()).collect();
+    let docs: Vec<&[String]> = rows.iter().map(|&i| stance_terms[i].as_slice()).collect();
     let y: Vec<usize> = rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();
-    let x = lex.matrix(&docs);
+    let x = vocabulary.matrix(&docs);
+    lex.stance_vocabulary = Some(vocabulary);
     lex.stance = Some(fit_softmax(&x, &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2));
 }
 
@@ -382,10 +387,9 @@ pub fn fit_lexical_stance(lex: &mut Lexical, terms: &[Vec<String>], examples: &[
 pub type LexicalOof = Vec<Option<Vec<f64>>>;
 
 /// Out-of-fold lexical stance distributions under one fold assignment, per row (`None` for rows
-/// never scored): per fold, the vocabulary `fit_lexical` would build on its training rows, and a
-/// stance model over it.
+/// never scored): per fold, a stance model `fit_lexical_stance` fits on its training rows.
 pub(crate) fn lexical_stance_oof(
-    terms: &[Vec<String>],
+    stance_terms: &[Vec<String>],
     examples: &[Example],
     fold_of: &[Option<usize>],
     k: usize,
@@ -393,11 +397,11 @@ pub(crate) fn lexical_stance_oof(
     l2: f64,
 ) -> LexicalOof {
     let fit = |train: &[usize]| {
-        let mut lex = fit_lexical(terms, examples, train, 0, l2, 0.0);
-        fit_lexical_stance(&mut lex, terms, examples, train, l2);
+        let mut lex = Lexical::new(0.0, Vocabulary::default(), Vec::new());
+        fit_lexical_stance(&mut lex, stance_terms, examples, train, l2);
         lex
     };
-    lexical_folds(fold_of, k, with_extra, fit, |lex, i| lex.stance_of_terms(&terms[i]))
+    lexical_folds(fold_of, k, with_extra, fit, |lex, i| lex.stance_of_terms(&stance_terms[i]))
 }
 
 /// Out-of-fold lexical topic probabilities under one fold assignment, per row (`None` for rows
@@ -721,13 +725,13 @@ mod tests {
                 false,
             ),
         ];
-        let terms: Vec<Vec<String>> = examples.iter().map(|e| lexical::terms(&e.text)).collect();
+        let terms: Vec<Vec<String>> = examples.iter().map(|e| crate::score::lexical::terms(&e.text)).collect();
         let lex = fit_lexical(&terms, &examples, &[0, 1, 2, 3, 4, 5], 2, 1e-3, 0.5);
         assert!(
-            lex.terms.contains(&"bulk interception".to_string())
-                && !lex.terms.contains(&"safeguards".to_string()),
+            lex.vocabulary.terms.contains(&"bulk interception".to_string())
+                && !lex.vocabulary.terms.contains(&"safeguards".to_string()),
             "{:?}",
-            lex.terms
+            lex.vocabulary.terms
         );
         let p = lex.probs("Will the Minister rule out an encryption backdoor?");
         assert!(p[0] > 0.5 && p[1] < 0.5, "{p:?}");

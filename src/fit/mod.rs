@@ -22,7 +22,7 @@ use crate::encoder::Encoder;
 use crate::error::Error;
 use crate::fingerprint;
 use crate::score::head::{HeadFile, Provenance, TopicHead};
-use crate::score::lexical;
+use crate::score::lexical::{self, Lexical, Vocabulary};
 use crate::score::linear::{Logistic, Multinomial};
 use crate::score::prototypes::Prototypes;
 use crate::score::stance::StanceReading;
@@ -315,7 +315,7 @@ impl Search<'_> {
         chosen: Candidate,
         decoded: &Repeated,
         listing: &Listing,
-        terms: &[Vec<String>],
+        stance_terms: &[Vec<String>],
     ) -> ((StanceReading, Option<f64>), Repeated, Vec<Row>, Row) {
         let sentences: Vec<OutOfFold> = self
             .assignments
@@ -332,7 +332,7 @@ impl Search<'_> {
                     .assignments
                     .iter()
                     .map(|fold_of| {
-                        cv::lexical_stance_oof(terms, &self.examples, fold_of, self.folds, chosen.taxonomy_examples, l2)
+                        cv::lexical_stance_oof(stance_terms, &self.examples, fold_of, self.folds, chosen.taxonomy_examples, l2)
                     })
                     .collect();
                 (l2, per_assignment)
@@ -513,7 +513,8 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, Report), Error> {
     let (decoding, decoded_r, rows, decoding_nested) = search.decodings(chosen, chosen_r, &terms);
     variants.extend(rows);
     let listing = decoding.listing(&search.off_topic);
-    let (reading, read_r, rows, reading_nested) = search.stance_readings(chosen, &decoded_r, &listing, &terms);
+    let stance_terms: Vec<Vec<String>> = search.examples.par_iter().map(|e| lexical::stance_terms(&e.text)).collect();
+    let (reading, read_r, rows, reading_nested) = search.stance_readings(chosen, &decoded_r, &listing, &stance_terms);
     variants.extend(rows);
     let (rule, thresholds, rule_rows, tuned) = search.thresholds(&read_r.oofs, &listing);
     let listed_off_topic: Vec<String> = search
@@ -550,7 +551,7 @@ pub fn fit(inputs: FitInputs<'_>) -> Result<(HeadFile, Report), Error> {
         decoding,
         reading,
         &thresholds,
-        &terms,
+        [&terms, &stance_terms],
         listed_off_topic,
         differs_by_fold,
         &report,
@@ -569,7 +570,7 @@ impl Search<'_> {
         decoding: Decoding,
         (reading, stance_l2): (StanceReading, Option<f64>),
         thresholds: &[f64],
-        terms: &[Vec<String>],
+        [terms, stance_terms]: [&[Vec<String>]; 2],
         listed_off_topic: Vec<String>,
         differs_by_fold: bool,
         report: &Report,
@@ -585,10 +586,9 @@ impl Search<'_> {
             .lexical
             .map(|(l2, weight)| cv::fit_lexical(terms, examples, &rows, n_topics, l2, weight));
         if let Some(l2) = stance_l2 {
-            // The stance model shares the topic models' terms; without topic models, the terms
-            // alone (topic weight 0).
-            let lex = lexical.get_or_insert_with(|| cv::fit_lexical(terms, examples, &rows, 0, l2, 0.0));
-            cv::fit_lexical_stance(lex, terms, examples, &rows, l2);
+            // Without topic models, the stance model alone (topic weight 0).
+            let lex = lexical.get_or_insert_with(|| Lexical::new(0.0, Vocabulary::default(), Vec::new()));
+            cv::fit_lexical_stance(lex, stance_terms, examples, &rows, l2);
         }
         // Fold the feature mask into the weights: masked-out columns get weight 0.
         let unmask = |m: Logistic| Logistic {
@@ -627,6 +627,7 @@ impl Search<'_> {
                 "stance_reading": (!reading.is_plain()).then(|| serde_json::json!({
                     "reading": reading,
                     "lexical_stance_l2": stance_l2,
+                    "lexical_stance_terms": stance_l2.map(|_| "words and neighbouring pairs, stop words dropped except negation, modals, concession and degree (lexical::STANCE_WORDS)"),
                     "chosen_by": "stance macro-F1",
                 })),
                 "listed_off_topic": {

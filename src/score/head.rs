@@ -119,10 +119,11 @@ impl HeadFile {
         let Some(model) = &lexical.stance else {
             return Some(format!("{needs}, but its lexical features carry no stance model (no `lexical.stance`)"));
         };
-        let width = lexical.terms.len();
+        let width = lexical.stance_vocabulary().len();
         if model.weights.len() != STANCE_CLASSES.len() || model.bias.len() != STANCE_CLASSES.len() || model.weights.iter().any(|w| w.len() != width) {
+            let terms = if lexical.stance_vocabulary.is_some() { "its stance terms" } else { "the lexical terms" };
             return Some(format!(
-                "{needs}, but that model does not fit its features: it needs {} classes of {width} term weights (the lexical terms)",
+                "{needs}, but that model does not fit its features: it needs {} classes of {width} term weights ({terms})",
                 STANCE_CLASSES.len()
             ));
         }

@@ -27,14 +27,34 @@ static STOP_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 /// A text's terms: its lower-cased words of two or more letters or digits, stop words dropped,
 /// then each pair of neighbouring words as a phrase ("bulk interception").
 pub fn terms(text: &str) -> Vec<String> {
+    terms_keeping(text, &[])
+}
+
+/// A text's terms as [`terms`] makes them, except that the stop words in `keep` stay.
+fn terms_keeping(text: &str, keep: &[&str]) -> Vec<String> {
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| w.chars().count() >= 2 && !STOP_WORDS.contains(w))
+        .filter(|w| w.chars().count() >= 2 && (!STOP_WORDS.contains(w) || keep.contains(w)))
         .collect();
     let mut out: Vec<String> = words.iter().map(|w| w.to_string()).collect();
     out.extend(words.windows(2).map(|p| format!("{} {}", p[0], p[1])));
     out
+}
+
+/// Function words that carry a speaker's stance: negation, modality, concession and degree. The
+/// stance model keeps them ([`stance_terms`]); the topic models drop them with the other stop
+/// words.
+pub const STANCE_WORDS: &[&str] = &[
+    "not", "no", "never", "nor", "neither", "nothing", "none", "nobody", "noone", "cannot", "cant", "without", "against",
+    "must", "should", "would", "could", "may", "might", "will", "can", "but", "however", "although", "though", "yet",
+    "nevertheless", "only", "enough", "too", "more", "less", "least", "very", "rather", "whether", "even", "still",
+];
+
+/// A text's terms for a lexical stance model: as [`terms`], but the [`STANCE_WORDS`] stay, so
+/// "should not", "must comply" and "but only" count.
+pub fn stance_terms(text: &str) -> Vec<String> {
+    terms_keeping(text, STANCE_WORDS)
 }
 
 /// Terms that occur in at least `MIN_DOCUMENT_FREQUENCY` of `docs` (each a text's `terms`), in
@@ -54,49 +74,52 @@ pub fn vocabulary(docs: &[&[String]]) -> (Vec<String>, Vec<f64>) {
         .unzip()
 }
 
-/// The lexical part of a head: vocabulary, inverse document frequencies, one model per topic (in
-/// the head's topic order), and how much of each topic score it makes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Stored", into = "Stored")]
-pub struct Lexical {
-    /// Each topic score becomes (1 − weight) × its embedding score + weight × the lexical one.
-    pub weight: f64,
+/// Terms with their inverse document frequencies: what turns a text's terms into a TF-IDF vector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredVocabulary", into = "StoredVocabulary")]
+pub struct Vocabulary {
     pub terms: Vec<String>,
     pub idf: Vec<f64>,
-    /// Weights over `terms`.
-    pub topics: Vec<Logistic>,
-    /// A stance model over the same terms (`score::stance`); none in heads made before it.
-    pub stance: Option<Multinomial>,
     index: HashMap<String, usize>,
 }
 
-/// `Lexical` as a head file holds it: without the term index, which loading rebuilds.
+/// `Vocabulary` as a head file holds it: without the term index, which loading rebuilds.
 #[derive(Clone, Serialize, Deserialize)]
-struct Stored {
-    weight: f64,
+struct StoredVocabulary {
     terms: Vec<String>,
     idf: Vec<f64>,
-    topics: Vec<Logistic>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    stance: Option<Multinomial>,
 }
 
-impl From<Stored> for Lexical {
-    fn from(s: Stored) -> Self {
-        Lexical { stance: s.stance, ..Lexical::new(s.weight, s.terms, s.idf, s.topics) }
+impl From<StoredVocabulary> for Vocabulary {
+    fn from(s: StoredVocabulary) -> Self {
+        Vocabulary::new(s.terms, s.idf)
     }
 }
 
-impl From<Lexical> for Stored {
-    fn from(l: Lexical) -> Self {
-        Stored { weight: l.weight, terms: l.terms, idf: l.idf, topics: l.topics, stance: l.stance }
+impl From<Vocabulary> for StoredVocabulary {
+    fn from(v: Vocabulary) -> Self {
+        StoredVocabulary { terms: v.terms, idf: v.idf }
     }
 }
 
-impl Lexical {
-    pub fn new(weight: f64, terms: Vec<String>, idf: Vec<f64>, topics: Vec<Logistic>) -> Self {
+impl Vocabulary {
+    pub fn new(terms: Vec<String>, idf: Vec<f64>) -> Self {
         let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
-        Lexical { weight, terms, idf, topics, stance: None, index }
+        Vocabulary { terms, idf, index }
+    }
+
+    /// The vocabulary of `docs` (each a text's terms), as [`vocabulary`] makes it.
+    pub fn of(docs: &[&[String]]) -> Self {
+        let (terms, idf) = vocabulary(docs);
+        Vocabulary::new(terms, idf)
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
     }
 
     /// The TF-IDF vector of a text's terms, as (term index, value) sorted by index: sublinear
@@ -127,6 +150,66 @@ impl Lexical {
         }
         tri.to_csr()
     }
+}
+
+/// The lexical part of a head: vocabulary, inverse document frequencies, one model per topic (in
+/// the head's topic order), how much of each topic score it makes, and a stance model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
+pub struct Lexical {
+    /// Each topic score becomes (1 − weight) × its embedding score + weight × the lexical one.
+    pub weight: f64,
+    /// The topic models' vocabulary, of [`terms`].
+    pub vocabulary: Vocabulary,
+    /// Weights over `vocabulary`.
+    pub topics: Vec<Logistic>,
+    /// A stance model (`score::stance`); none in heads made before stance readings.
+    pub stance: Option<Multinomial>,
+    /// The stance model's own vocabulary, of [`stance_terms`]. Heads whose stance model reads the
+    /// topic models' terms have none.
+    pub stance_vocabulary: Option<Vocabulary>,
+}
+
+/// `Lexical` as a head file holds it: the topic vocabulary's terms and idf at the top level.
+#[derive(Clone, Serialize, Deserialize)]
+struct Stored {
+    weight: f64,
+    terms: Vec<String>,
+    idf: Vec<f64>,
+    topics: Vec<Logistic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stance: Option<Multinomial>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stance_vocabulary: Option<Vocabulary>,
+}
+
+impl From<Stored> for Lexical {
+    fn from(s: Stored) -> Self {
+        Lexical {
+            stance: s.stance,
+            stance_vocabulary: s.stance_vocabulary,
+            ..Lexical::new(s.weight, Vocabulary::new(s.terms, s.idf), s.topics)
+        }
+    }
+}
+
+impl From<Lexical> for Stored {
+    fn from(l: Lexical) -> Self {
+        Stored {
+            weight: l.weight,
+            terms: l.vocabulary.terms,
+            idf: l.vocabulary.idf,
+            topics: l.topics,
+            stance: l.stance,
+            stance_vocabulary: l.stance_vocabulary,
+        }
+    }
+}
+
+impl Lexical {
+    pub fn new(weight: f64, vocabulary: Vocabulary, topics: Vec<Logistic>) -> Self {
+        Lexical { weight, vocabulary, topics, stance: None, stance_vocabulary: None }
+    }
 
     /// Each topic's probability for a text.
     pub fn probs(&self, text: &str) -> Vec<f64> {
@@ -135,19 +218,32 @@ impl Lexical {
 
     /// Each topic's probability for a text's `terms`.
     pub fn probs_of_terms(&self, terms: &[String]) -> Vec<f64> {
-        let v = self.vector(terms);
+        let v = self.vocabulary.vector(terms);
         self.topics
             .iter()
             .map(|m| super::sigmoid(m.bias + v.iter().map(|&(i, x)| m.weights[i] * x).sum::<f64>()))
             .collect()
     }
-}
 
-impl Lexical {
-    /// The stance model's distribution for a text's `terms`; `None` without a stance model.
+    /// The vocabulary the stance model reads: its own, or (in older heads) the topic models'.
+    pub fn stance_vocabulary(&self) -> &Vocabulary {
+        self.stance_vocabulary.as_ref().unwrap_or(&self.vocabulary)
+    }
+
+    /// The stance model's distribution for a text whose topic terms are `topic_terms`; `None`
+    /// without a stance model.
+    pub fn stance_of_text(&self, text: &str, topic_terms: &[String]) -> Option<Vec<f64>> {
+        match self.stance_vocabulary {
+            Some(_) => self.stance_of_terms(&stance_terms(text)),
+            None => self.stance_of_terms(topic_terms),
+        }
+    }
+
+    /// The stance model's distribution for a text's terms, made as its vocabulary's are
+    /// ([`stance_terms`] with a stance vocabulary, else [`terms`]); `None` without a stance model.
     pub fn stance_of_terms(&self, terms: &[String]) -> Option<Vec<f64>> {
         let model = self.stance.as_ref()?;
-        let v = self.vector(terms);
+        let v = self.stance_vocabulary().vector(terms);
         let z: Vec<f64> = model.weights.iter().zip(&model.bias).map(|(w, b)| b + v.iter().map(|&(i, x)| w[i] * x).sum::<f64>()).collect();
         Some(super::softmax(&z))
     }
@@ -190,7 +286,7 @@ mod tests {
         assert_eq!(vocab, strings(&["alpha", "beta"]));
         let want = (4.0f64 / 3.0).ln() + 1.0;
         assert!((idf[0] - want).abs() < 1e-12 && (idf[1] - want).abs() < 1e-12);
-        let lex = Lexical::new(0.5, vocab, idf, Vec::new());
+        let lex = Vocabulary::new(vocab, idf);
         let v = lex.vector(&docs[2]);
         // Only beta, twice: a unit vector on it.
         assert_eq!(v.len(), 1);
@@ -208,12 +304,40 @@ mod tests {
 
     #[test]
     fn a_head_file_round_trip_rebuilds_the_index() {
-        let lex = Lexical::new(0.3, strings(&["bulk", "bulk powers"]), vec![1.0, 2.0], vec![Logistic { weights: vec![4.0, 2.0], bias: -1.0 }]);
+        let lex = Lexical::new(
+            0.3,
+            Vocabulary::new(strings(&["bulk", "bulk powers"]), vec![1.0, 2.0]),
+            vec![Logistic { weights: vec![4.0, 2.0], bias: -1.0 }],
+        );
         let back: Lexical = serde_json::from_str(&serde_json::to_string(&lex).unwrap()).unwrap();
         assert_eq!(back, lex);
         let p = back.probs("Bulk powers!");
         let v = [1.0 / 5f64.sqrt(), 2.0 / 5f64.sqrt()];
         assert!((p[0] - crate::score::sigmoid(4.0 * v[0] + 2.0 * v[1] - 1.0)).abs() < 1e-12, "{p:?}");
+    }
+
+    #[test]
+    fn a_stance_model_reads_its_own_terms_which_keep_negation_and_modals() {
+        let text = "It should not be weakened";
+        assert_eq!(terms(text), strings(&["weakened"]));
+        assert_eq!(stance_terms(text), strings(&["should", "not", "weakened", "should not", "not weakened"]));
+        let mut lex = Lexical::new(0.0, Vocabulary::default(), Vec::new());
+        lex.stance_vocabulary = Some(Vocabulary::new(strings(&["not", "weakened"]), vec![1.0, 1.0]));
+        let mut weights = vec![vec![0.0, 0.0]; 4];
+        weights[1] = vec![3.0, 0.0];
+        lex.stance = Some(Multinomial { weights, bias: vec![0.0; 4] });
+        let back: Lexical = serde_json::from_str(&serde_json::to_string(&lex).unwrap()).unwrap();
+        assert_eq!(back, lex);
+        let p = back.stance_of_text(text, &terms(text)).unwrap();
+        // "not" and "weakened" once each: a unit vector (1/√2, 1/√2), so class 1 scores 3/√2.
+        let e = (3.0 / 2f64.sqrt()).exp();
+        assert!((p[1] - e / (e + 3.0)).abs() < 1e-12, "{p:?}");
+        // Without a stance vocabulary the model reads the topic terms: "weakened" alone.
+        let mut old = lex.clone();
+        old.stance_vocabulary = None;
+        old.vocabulary = Vocabulary::new(strings(&["weakened"]), vec![1.0]);
+        old.stance = Some(Multinomial { weights: vec![vec![0.0]; 4], bias: vec![0.0; 4] });
+        assert_eq!(old.stance_of_text(text, &terms(text)).unwrap(), vec![0.25; 4]);
     }
 
     #[test]

@@ -143,6 +143,15 @@ fn a_head_whose_stance_reading_needs_lexical_features_it_lacks_is_refused_naming
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("does not fit its features"), "{}", stderr(&out));
 
+    // A stance model over its own terms, stripped of them, would read the topic terms: refused.
+    assert!(head["lexical"]["stance_vocabulary"]["terms"].is_array(), "the default stance model has its own terms");
+    let mut no_vocabulary = head.clone();
+    no_vocabulary["lexical"].as_object_mut().unwrap().remove("stance_vocabulary");
+    w.write("no-vocabulary.json", no_vocabulary.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "no-vocabulary.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("does not fit its features") && stderr(&out).contains("(the lexical terms)"), "{}", stderr(&out));
+
     // A head from before stance readings (no reading, no lexical stance model) reads stance as the
     // chunk average, as it always did.
     let mut old = head.clone();
@@ -300,7 +309,7 @@ fn the_default_heads_lexical_models_move_topic_scores_only_and_its_listing_rules
 fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head() {
     use parlscan::aggregate::{self, Listing};
     use parlscan::fit::cv::{score_example, score_sentences, with_lexical, with_stance};
-    use parlscan::score::lexical::terms;
+    use parlscan::score::lexical::stance_terms;
     use parlscan::fit::data::{chunk_features, read_training};
     use parlscan::score::head::{apply, standardise, HeadFile};
     use parlscan::score::prototypes::Prototypes;
@@ -343,7 +352,7 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let probs: Vec<Option<Vec<f64>>> = examples.iter().map(|e| Some(lex.probs(&e.text))).collect();
     let oof = with_lexical(&oof, &probs, lex.weight);
     let sentences: Vec<_> = features.iter().enumerate().map(|(i, f)| (i, score_sentences(&score, f, head.sentence_embedding))).collect();
-    let lexical_stance: Vec<Option<Vec<f64>>> = examples.iter().map(|e| lex.stance_of_terms(&terms(&e.text))).collect();
+    let lexical_stance: Vec<Option<Vec<f64>>> = examples.iter().map(|e| lex.stance_of_terms(&stance_terms(&e.text))).collect();
     let thresholds: Vec<f64> = head.topic_heads.iter().map(|t| t.threshold).collect();
     let listing = Listing::of_head(&head);
 
