@@ -289,7 +289,7 @@ impl Labeller {
         };
         let reading = SentenceReading {
             lexical: s.lexical.as_ref(),
-            stance_weight: s.stance_reading.map_or(0.0, |r| r.lexical_weight),
+            reading: s.stance_reading,
             thresholds: &s.thresholds,
         };
         let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores, &reported, &reading);
@@ -309,35 +309,32 @@ impl Labeller {
 }
 
 /// How the stance evidence reads one sentence, as the head reads a speech: its topic scores with
-/// the lexical topic models mixed in (`lexical`, at their weight), and its stance with the lexical
-/// stance model mixed in at `stance_weight` (the head's stance reading's lexical weight).
+/// the head's lexical topic models mixed in (`lexical::mix`), and its stance under the head's
+/// stance reading (`stance::read`, the sentence standing for the whole speech).
 struct SentenceReading<'a> {
     lexical: Option<&'a Lexical>,
-    stance_weight: f64,
+    reading: Option<StanceReading>,
     thresholds: &'a [f64],
 }
 
 impl SentenceReading<'_> {
-    /// Whether some topic's score, mixed as the head mixes it, reaches its threshold.
-    fn on_topic(&self, x: &ChunkScores, text: &str) -> bool {
-        let lexical = self.lexical.filter(|l| l.weight > 0.0 && !l.topics.is_empty());
-        let words = lexical.map(|l| l.probs(text));
-        x.topics.iter().enumerate().any(|(t, &score)| {
-            let mixed = match (lexical, &words) {
-                (Some(l), Some(p)) => (1.0 - l.weight) * score + l.weight * p[t],
-                _ => score,
-            };
-            mixed >= self.thresholds[t]
-        })
+    /// The sentence's scores as the head finishes a speech's: topics with the lexical topic
+    /// models mixed in, stance as the reading reads it.
+    fn read(&self, x: &ChunkScores, text: &str) -> ChunkScores {
+        let mut out = x.clone();
+        let Some(lex) = self.lexical else { return out };
+        let terms = crate::score::lexical::terms(text);
+        if !lex.topics.is_empty() {
+            crate::score::lexical::mix(&mut out, &lex.probs_of_terms(&terms), lex.weight);
+        }
+        let words = self.reading.filter(|r| r.lexical_weight > 0.0).and_then(|_| lex.stance_of_text(text, &terms));
+        out.stance = stance::read(std::slice::from_ref(x), &[], words.as_deref(), self.reading.as_ref());
+        out
     }
 
-    /// P(class `k`) for the sentence.
-    fn stance(&self, x: &ChunkScores, text: &str, k: usize) -> f64 {
-        let words = self.lexical.filter(|_| self.stance_weight > 0.0).and_then(|l| l.stance_of_text(text, &crate::score::lexical::terms(text)));
-        match words {
-            Some(p) => (1.0 - self.stance_weight) * x.stance[k] + self.stance_weight * p[k],
-            None => x.stance[k],
-        }
+    /// Whether some topic's score reaches its threshold.
+    fn on_topic(&self, read: &ChunkScores) -> bool {
+        read.topics.iter().zip(self.thresholds).any(|(score, threshold)| score >= threshold)
     }
 }
 
@@ -381,16 +378,20 @@ fn evidence(
             let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
             let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
             let voice: Vec<f64> = reported[i].iter().map(|&r| crate::voice::weight(r)).collect();
-            let candidates: Vec<(usize, &ChunkScores)> =
-                seg.chunks.iter().enumerate().flat_map(|(c, chunk)| chunk.pieces.clone().zip(sentences(c))).collect();
-            let on_topic: Vec<bool> = candidates.iter().map(|&(j, x)| reading.on_topic(x, texts[j])).collect();
-            let any_on_topic = on_topic.contains(&true);
+            let candidates: Vec<(usize, ChunkScores)> = seg
+                .chunks
+                .iter()
+                .enumerate()
+                .flat_map(|(c, chunk)| chunk.pieces.clone().zip(sentences(c)))
+                .map(|(j, x)| (j, reading.read(x, texts[j])))
+                .collect();
+            let any_on_topic = candidates.iter().any(|(_, x)| reading.on_topic(x));
             let mut best = (f64::NEG_INFINITY, 0usize);
-            for (&(j, x), &on) in candidates.iter().zip(&on_topic) {
-                if any_on_topic && !on {
+            for &(j, ref x) in &candidates {
+                if any_on_topic && !reading.on_topic(x) {
                     continue;
                 }
-                let value = x.on_topic * reading.stance(x, texts[j], k) * voice[j];
+                let value = x.on_topic * x.stance[k] * voice[j];
                 if value > best.0 {
                     best = (value, j);
                 }
