@@ -368,16 +368,16 @@ pub fn fit_lexical(
 /// then a class-weighted multinomial logistic model on the TF-IDF vectors of the rows that carry
 /// a stance (none without such rows).
 pub fn fit_lexical_stance(lex: &mut Lexical, stance_terms: &[Vec<String>], examples: &[Example], rows: &[usize], l2: f64) {
-    let docs: Vec<&[String]> =
-        rows.iter().filter(|&&i| examples[i].topics.is_some()).map(|&i| stance_terms[i].as_slice()).collect();
-    let vocabulary = Vocabulary::of(&docs);
-    let rows: Vec<usize> = rows.iter().copied().filter(|&i| examples[i].stance.is_some()).collect();
-    if rows.is_empty() {
+    let stance_rows: Vec<usize> = rows.iter().copied().filter(|&i| examples[i].stance.is_some()).collect();
+    if stance_rows.is_empty() {
         (lex.stance, lex.stance_vocabulary) = (None, None);
         return;
     }
-    let docs: Vec<&[String]> = rows.iter().map(|&i| stance_terms[i].as_slice()).collect();
-    let y: Vec<usize> = rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();
+    let docs: Vec<&[String]> =
+        rows.iter().filter(|&&i| examples[i].topics.is_some()).map(|&i| stance_terms[i].as_slice()).collect();
+    let vocabulary = Vocabulary::of(&docs);
+    let docs: Vec<&[String]> = stance_rows.iter().map(|&i| stance_terms[i].as_slice()).collect();
+    let y: Vec<usize> = stance_rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();
     let x = vocabulary.matrix(&docs);
     lex.stance_vocabulary = Some(vocabulary);
     lex.stance = Some(fit_softmax(&x, &y, STANCE_CLASSES.len(), &balanced(&y, STANCE_CLASSES.len()), l2));

@@ -4,9 +4,10 @@
 //! these models beside the embedding heads (`fit::fit_lexical`) and a head mixes their speech-level
 //! probabilities into its topic scores.
 //!
-//! Owns the terms of a text, the vocabulary with its inverse document frequencies, the TF-IDF
-//! vectors, and applying the per-topic models. The same code makes training rows and scores
-//! speeches, so the two cannot drift apart.
+//! Owns the terms of a text (for the topic models, and for a stance model, which keeps the stop
+//! words that carry a stance), the vocabularies with their inverse document frequencies, the
+//! TF-IDF vectors, and applying the per-topic models and the stance model. The same code makes
+//! training rows and scores speeches, so the two cannot drift apart.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
