@@ -81,6 +81,25 @@ fn separation(encoder: &dyn Encoder, words: &WordPieces, rows: &[Example], pair:
     mean(&same) - mean(&different)
 }
 
+/// Fine-tunes the base model on `TRAIN` (written into `w`) with `objective` (96 pairs, 2 epochs)
+/// into `w/tuned`, checks that the loss fell, and returns the `separation` of `pair` under the base
+/// model and under the tuned one.
+fn separation_before_and_after_tuning(
+    w: &Workdir,
+    objective: Objective,
+    pair: impl Fn(&Example, &Example) -> Option<bool> + Copy,
+) -> (f32, f32) {
+    let taxonomy = Taxonomy::load(&project().join("data/taxonomy.toml")).unwrap();
+    let rows = read_training(&w.write("train.csv", TRAIN), "text", "source", &taxonomy).unwrap();
+    let words = WordPieces::load(&model_dir()).unwrap();
+    let settings = Settings { pairs: 96, epochs: 2, learning_rate: 1e-4, objective, ..Settings::default() };
+    let trained = fine_tune(&model_dir(), &w.path("tuned"), &words, &rows.iter().collect::<Vec<_>>(), &settings).unwrap();
+    assert!(trained.loss_last < trained.loss_first, "{trained:?}");
+    let before = separation(&BertEncoder::load(&model_dir(), tch::Device::Cpu).unwrap(), &words, &rows, pair);
+    let after = separation(&BertEncoder::load(&w.path("tuned"), tch::Device::Cpu).unwrap(), &words, &rows, pair);
+    (before, after)
+}
+
 /// Rows that share a topic (or both have none) are alike; the rest apart.
 fn share_a_topic(a: &Example, b: &Example) -> Option<bool> {
     let (a, b) = (a.topics.as_ref().unwrap(), b.topics.as_ref().unwrap());
@@ -100,14 +119,7 @@ fn share_a_stance(a: &Example, b: &Example) -> Option<bool> {
 #[test]
 fn fine_tuning_pulls_texts_that_share_a_topic_together() {
     let w = Workdir::new();
-    let taxonomy = Taxonomy::load(&project().join("data/taxonomy.toml")).unwrap();
-    let rows = read_training(&w.write("train.csv", TRAIN), "text", "source", &taxonomy).unwrap();
-    let words = WordPieces::load(&model_dir()).unwrap();
-    let settings = Settings { pairs: 96, epochs: 2, learning_rate: 1e-4, ..Settings::default() };
-    let trained = fine_tune(&model_dir(), &w.path("tuned"), &words, &rows.iter().collect::<Vec<_>>(), &settings).unwrap();
-    assert!(trained.loss_last < trained.loss_first, "{trained:?}");
-    let before = separation(&BertEncoder::load(&model_dir(), tch::Device::Cpu).unwrap(), &words, &rows, share_a_topic);
-    let after = separation(&BertEncoder::load(&w.path("tuned"), tch::Device::Cpu).unwrap(), &words, &rows, share_a_topic);
+    let (before, after) = separation_before_and_after_tuning(&w, Objective::Topics, share_a_topic);
     assert!(after > before + 0.05, "separation before {before:.3}, after {after:.3}");
 }
 
@@ -131,14 +143,7 @@ fn cross_validation_tunes_per_fold_and_prints_both_encoders() {
 #[test]
 fn the_stance_objective_pulls_texts_that_share_a_stance_together_and_says_so_in_tune_json() {
     let w = Workdir::new();
-    let taxonomy = Taxonomy::load(&project().join("data/taxonomy.toml")).unwrap();
-    let rows = read_training(&w.write("train.csv", TRAIN), "text", "source", &taxonomy).unwrap();
-    let words = WordPieces::load(&model_dir()).unwrap();
-    let settings = Settings { pairs: 96, epochs: 2, learning_rate: 1e-4, objective: Objective::Stance, ..Settings::default() };
-    let trained = fine_tune(&model_dir(), &w.path("tuned"), &words, &rows.iter().collect::<Vec<_>>(), &settings).unwrap();
-    assert!(trained.loss_last < trained.loss_first, "{trained:?}");
-    let before = separation(&BertEncoder::load(&model_dir(), tch::Device::Cpu).unwrap(), &words, &rows, share_a_stance);
-    let after = separation(&BertEncoder::load(&w.path("tuned"), tch::Device::Cpu).unwrap(), &words, &rows, share_a_stance);
+    let (before, after) = separation_before_and_after_tuning(&w, Objective::Stance, share_a_stance);
     assert!(after > before + 0.05, "stance separation before {before:.3}, after {after:.3}");
 
     let out = w.run(&["tune", "--train", "train.csv", "--objective", "stance", "--pairs", "16", "-o", "cli"]);
