@@ -351,7 +351,9 @@ pub struct TrainingData {
     pub train: Vec<PathBuf>,
 
     /// Labelled examples used only for training, never scored in cross-validation (for example
-    /// synthetic statements); same columns as --train. Example: `--examples data/train_examples.csv`
+    /// synthetic statements); same columns as --train, plus an optional `labels` column naming
+    /// what a row teaches (`topics`, `on_topic`, `stance`, `;`-joined; all when empty). Example: `--examples
+    /// data/train_examples.csv`
     #[arg(long, value_name = "CSV")]
     pub examples: Vec<PathBuf>,
 

@@ -364,7 +364,7 @@ pub fn fit_lexical(
 }
 
 /// Fits `lex`'s lexical stance model on the given rows: a vocabulary of their `stance_terms`
-/// (`lexical::stance_terms`; built, as the topic models' is, on the rows labelled for topics),
+/// (`lexical::stance_terms`; built on the rows labelled for topics or for stance),
 /// then a class-weighted multinomial logistic model on the TF-IDF vectors of the rows that carry
 /// a stance (none without such rows).
 pub fn fit_lexical_stance(lex: &mut Lexical, stance_terms: &[Vec<String>], examples: &[Example], rows: &[usize], l2: f64) {
@@ -373,8 +373,11 @@ pub fn fit_lexical_stance(lex: &mut Lexical, stance_terms: &[Vec<String>], examp
         (lex.stance, lex.stance_vocabulary) = (None, None);
         return;
     }
-    let docs: Vec<&[String]> =
-        rows.iter().filter(|&&i| examples[i].topics.is_some()).map(|&i| stance_terms[i].as_slice()).collect();
+    let docs: Vec<&[String]> = rows
+        .iter()
+        .filter(|&&i| examples[i].topics.is_some() || examples[i].on_topic.is_some() || examples[i].stance.is_some())
+        .map(|&i| stance_terms[i].as_slice())
+        .collect();
     let vocabulary = Vocabulary::of(&docs);
     let docs: Vec<&[String]> = stance_rows.iter().map(|&i| stance_terms[i].as_slice()).collect();
     let y: Vec<usize> = stance_rows.iter().map(|&i| examples[i].stance.expect("filtered")).collect();

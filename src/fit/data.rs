@@ -30,7 +30,11 @@ pub struct Example {
     pub group: Option<String>,
 }
 
-/// Reads labelled speeches: `text`, `topics` (`;`-joined), `stance`, and a group column.
+/// Reads labelled speeches: `text`, `topics` (`;`-joined), `stance`, and a group column. An
+/// optional `labels` column says which of a row's labels it teaches ([`TEACHES`], `;`-joined):
+/// `topics` (its topics), `on_topic` (whether it is on topic: its stance is not `none`) and
+/// `stance` (the stance of an on-topic row); an empty cell teaches all three. A label a row does
+/// not teach is left unset, so no head learns it from that row.
 pub fn read_training(
     path: &Path,
     text_col: &str,
@@ -58,6 +62,7 @@ pub fn read_training(
     };
     let (text_at, topics_at, stance_at) = (need(text_col)?, need("topics")?, need("stance")?);
     let group_at = header.iter().position(|h| h == group_col);
+    let labels_at = header.iter().position(|h| h == "labels");
     let names = taxonomy.topic_names();
     let mut out = Vec::new();
     for (row, record) in reader.records().enumerate() {
@@ -89,20 +94,36 @@ pub fn read_training(
             })?;
             topics[i] = true;
         }
+        let (teaches_topics, teaches_on_topic, teaches_stance) = match labels_at.map_or("", |i| record.get(i).unwrap_or("").trim()) {
+            "" => (true, true, true),
+            cell => {
+                let parts: Vec<&str> = cell.split(';').map(str::trim).filter(|p| !p.is_empty()).collect();
+                if let Some(bad_part) = parts.iter().find(|p| !TEACHES.contains(p)) {
+                    return Err(bad(format!(
+                        "line {line}: labels `{bad_part}` is not one of {} (`;`-joined; empty for both)",
+                        TEACHES.join(", ")
+                    )));
+                }
+                (parts.contains(&"topics"), parts.contains(&"on_topic"), parts.contains(&"stance"))
+            }
+        };
         let group = group_at.map_or_else(
             || format!("row {row}"),
             |i| debate_key(record.get(i).unwrap_or("")),
         );
         out.push(Example {
             text: record.get(text_at).unwrap_or("").to_string(),
-            on_topic: Some(stance_ix.is_some()),
-            topics: Some(topics),
-            stance: stance_ix,
+            on_topic: teaches_on_topic.then_some(stance_ix.is_some()),
+            topics: teaches_topics.then_some(topics),
+            stance: stance_ix.filter(|_| teaches_stance),
             group: Some(group),
         });
     }
     Ok(out)
 }
+
+/// What the `labels` column of a training file may name.
+pub const TEACHES: [&str; 3] = ["topics", "on_topic", "stance"];
 
 /// The debate a source points at, so speeches of one debate land in one fold: HanDeSeT's
 /// "debate id N", a Hansard `/debates/<ID>/` path, else the source without its `#fragment`.
@@ -333,6 +354,21 @@ pub fn load_inputs(data: &crate::cli::TrainingData) -> Result<TrainingInputs, Er
                     Err(e) => problems.push(e),
                 }
             }
+        }
+    }
+    for (path, rows) in &train {
+        let partial = rows
+            .iter()
+            .filter(|e| e.topics.is_none() || e.on_topic.is_none() || (e.on_topic == Some(true) && e.stance.is_none()))
+            .count();
+        if partial > 0 {
+            problems.push(Error::Input {
+                path: path.clone(),
+                what: format!(
+                    "the `labels` column leaves labels out of {partial} row(s); the speeches of --train are scored on all \
+                     of them, so such rows belong in an --examples file"
+                ),
+            });
         }
     }
     if !problems.is_empty() {

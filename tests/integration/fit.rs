@@ -172,6 +172,43 @@ fn fit_refuses_unknown_labels_naming_the_line() {
     assert!(!w.path("head.json").exists());
 }
 
+#[test]
+fn a_labels_column_says_which_labels_an_example_teaches_and_a_bad_one_is_refused_naming_the_line() {
+    let taxonomy = parlscan::taxonomy::Taxonomy::load(&crate::util::project().join("data/taxonomy.toml")).unwrap();
+    let w = Workdir::new();
+    let examples = "id,source,text,topics,stance,labels\n\
+                    e1,x,\"Interception warrants save lives.\",interception,pro_powers,stance\n\
+                    e2,x,\"Bus routes were cut.\",,none,on_topic\n\
+                    e3,x,\"The encryption debate goes on.\",encryption,neutral,topics\n\
+                    e4,x,\"Oversight must be strengthened.\",oversight,anti_powers,topics;on_topic;stance\n\
+                    e5,x,\"Warrants need a judge.\",oversight,anti_powers,\n";
+    let rows = parlscan::fit::read_training(&w.write("examples.csv", examples), "text", "source", &taxonomy).unwrap();
+    let taught: Vec<(bool, Option<bool>, Option<usize>)> = rows.iter().map(|e| (e.topics.is_some(), e.on_topic, e.stance)).collect();
+    assert_eq!(
+        taught,
+        [(false, None, Some(0)), (false, Some(false), None), (true, None, None), (true, Some(true), Some(1)), (true, Some(true), Some(1))]
+    );
+    // Such rows train heads (each only the heads of what it teaches) ...
+    w.write("train.csv", TRAIN);
+    let ok = w.run(&["fit", "--train", "train.csv", "--examples", "examples.csv", "-o", "head.json", "--folds", "2", "--repeats", "1"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    // ... but a scored speech needs all its labels, and a name outside the list is refused.
+    let partial: String = TRAIN
+        .lines()
+        .enumerate()
+        .map(|(i, line)| format!("{line},{}\n", ["labels", "stance"].get(i).unwrap_or(&"")))
+        .collect();
+    w.write("partial.csv", partial);
+    let out = w.run(&["fit", "--train", "partial.csv", "-o", "partial.json"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("leaves labels out of 1 row(s)") && stderr(&out).contains("--examples"), "{}", stderr(&out));
+    w.write("bad.csv", examples.replace("neutral,topics", "neutral,stances"));
+    let out = w.run(&["fit", "--train", "train.csv", "--examples", "bad.csv", "-o", "bad.json"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 4: labels `stances` is not one of topics, on_topic, stance"), "{}", stderr(&out));
+    assert!(!w.path("partial.json").exists() && !w.path("bad.json").exists());
+}
+
 /// A one-sentence speech and a multi-sentence one, on several topics.
 const ONE_AND_MANY_SENTENCES: &str = "id,text\n\
      one,\"Judicial commissioners must approve every interception warrant before it takes effect.\"\n\
