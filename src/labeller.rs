@@ -378,17 +378,21 @@ fn evidence(
             let n_pieces = seg.chunks.last().map_or(0, |c| c.pieces.end);
             let texts: Vec<&str> = (0..n_pieces).map(|j| seg.piece_text(j)).collect();
             let voice: Vec<f64> = reported[i].iter().map(|&r| crate::voice::weight(r)).collect();
-            let candidates: Vec<(usize, ChunkScores)> = seg
+            let candidates: Vec<(usize, ChunkScores, bool)> = seg
                 .chunks
                 .iter()
                 .enumerate()
                 .flat_map(|(c, chunk)| chunk.pieces.clone().zip(sentences(c)))
-                .map(|(j, x)| (j, reading.read(x, texts[j])))
+                .map(|(j, x)| {
+                    let read = reading.read(x, texts[j]);
+                    let on_topic = reading.on_topic(&read);
+                    (j, read, on_topic)
+                })
                 .collect();
-            let any_on_topic = candidates.iter().any(|(_, x)| reading.on_topic(x));
+            let any_on_topic = candidates.iter().any(|&(_, _, on)| on);
             let mut best = (f64::NEG_INFINITY, 0usize);
-            for &(j, ref x) in &candidates {
-                if any_on_topic && !reading.on_topic(x) {
+            for &(j, ref x, on_topic) in &candidates {
+                if any_on_topic && !on_topic {
                     continue;
                 }
                 let value = x.on_topic * x.stance[k] * voice[j];

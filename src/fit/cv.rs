@@ -364,7 +364,7 @@ pub fn fit_lexical(
 }
 
 /// Fits `lex`'s lexical stance model on the given rows: a vocabulary of their `stance_terms`
-/// (`lexical::stance_terms`; built on the rows labelled for topics or for stance),
+/// (`lexical::stance_terms`; built on the rows labelled for topics, on-topic or stance),
 /// then a class-weighted multinomial logistic model on the TF-IDF vectors of the rows that carry
 /// a stance (none without such rows).
 pub fn fit_lexical_stance(lex: &mut Lexical, stance_terms: &[Vec<String>], examples: &[Example], rows: &[usize], l2: f64) {

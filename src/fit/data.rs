@@ -100,7 +100,7 @@ pub fn read_training(
                 let parts: Vec<&str> = cell.split(';').map(str::trim).filter(|p| !p.is_empty()).collect();
                 if let Some(bad_part) = parts.iter().find(|p| !TEACHES.contains(p)) {
                     return Err(bad(format!(
-                        "line {line}: labels `{bad_part}` is not one of {} (`;`-joined; empty for both)",
+                        "line {line}: labels `{bad_part}` is not one of {} (`;`-joined; empty for all three)",
                         TEACHES.join(", ")
                     )));
                 }
