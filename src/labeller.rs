@@ -263,6 +263,8 @@ impl Labeller {
             })
             .collect();
 
+        let sentences = stance_sentences(&*s.scorer, &embeddings, &span_embeddings, &sentence_scores, &chunk_scores);
+
         let (thresholds, on_threshold) = (&s.thresholds, s.on_topic_threshold);
         let mut per_speech: Vec<Option<SpeechScores>> = vec![None; speeches.len()];
         let mut start = 0;
@@ -274,7 +276,7 @@ impl Labeller {
                 None => aggregate::speech(chunks, thresholds, on_threshold, &s.listing),
                 Some(reading) => {
                     let lexical = lexical_probs.get(owner).and_then(|p| p.as_ref()).and_then(|p| p.1.as_deref());
-                    let sentences = speech_sentences(chunks, &sentence_scores[start..end], &reported[owner]);
+                    let sentences = speech_sentences(&sentences[start..end], &reported[owner]);
                     aggregate::speech(&stance::apply(chunks, &sentences, lexical, reading), thresholds, on_threshold, &s.listing)
                 }
             });
@@ -292,7 +294,7 @@ impl Labeller {
             reading: s.stance_reading,
             thresholds: &s.thresholds,
         };
-        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentence_scores, &chunk_scores, &reported, &reading);
+        let evidence = evidence(&prepared, &per_speech, &first_chunk, &sentences, &reported, &reading);
         Ok(prepared
             .into_iter()
             .zip(per_speech)
@@ -351,8 +353,7 @@ fn evidence(
     prepared: &[Prepared],
     scores: &[Option<SpeechScores>],
     first_chunk: &[usize],
-    sentence_scores: &[Vec<ChunkScores>],
-    chunk_scores: &[ChunkScores],
+    sentences: &[Vec<ChunkScores>],
     reported: &[Vec<bool>],
     reading: &SentenceReading<'_>,
 ) -> Vec<(String, String)> {
@@ -363,10 +364,7 @@ fn evidence(
         .map(|(i, (p, s))| {
             let (Ok(seg), Some(s)) = (p, s) else { return Default::default() };
             // Per chunk, its sentences' scores (the chunk's own for a one-sentence chunk).
-            let sentences = |c: usize| {
-                let at = first_chunk[i] + c;
-                if sentence_scores[at].is_empty() { std::slice::from_ref(&chunk_scores[at]) } else { &sentence_scores[at][..] }
-            };
+            let sentences = |c: usize| &sentences[first_chunk[i] + c][..];
             let topic = match (s.best_chunk, s.top_topic()) {
                 (Some(c), Some(top)) => {
                     let values: Vec<f64> = sentences(c).iter().map(|x| x.topics[top]).collect();
@@ -405,13 +403,44 @@ fn evidence(
         .collect()
 }
 
-/// A speech's sentences in order, for its stance reading: each multi-sentence chunk's sentences,
-/// and each one-sentence chunk as its own sentence, with whether each is reported speech.
-fn speech_sentences<'a>(chunks: &'a [ChunkScores], sentences: &'a [Vec<ChunkScores>], reported: &[bool]) -> Vec<Sentence<'a>> {
-    chunks
+/// Per chunk, the scores of its sentences as the stance reading and the evidence read them: each
+/// multi-sentence chunk's sentences, and a one-sentence chunk's own (finished) scores; their
+/// stance is the head's sentence stance model's where it has one (`head::SentenceStance`), as
+/// `fit::cv::score_sentences` scores them.
+fn stance_sentences(
+    scorer: &dyn crate::score::Scorer,
+    embeddings: &ndarray::Array2<f32>,
+    span_embeddings: &[ndarray::Array2<f32>],
+    sentence_scores: &[Vec<ChunkScores>],
+    chunk_scores: &[ChunkScores],
+) -> Vec<Vec<ChunkScores>> {
+    let one = |c: usize| embeddings.slice(ndarray::s![c..c + 1, ..]);
+    sentence_scores
         .iter()
-        .zip(sentences)
-        .flat_map(|(chunk, sentences)| if sentences.is_empty() { std::slice::from_ref(chunk) } else { &sentences[..] })
+        .zip(chunk_scores)
+        .enumerate()
+        .map(|(c, (sentences, chunk))| {
+            let (mut out, rows) = if sentences.is_empty() {
+                (vec![chunk.clone()], one(c))
+            } else {
+                (sentences.clone(), span_embeddings[c].view())
+            };
+            if let Some(stances) = scorer.sentence_stance(rows) {
+                for (x, stance) in out.iter_mut().zip(stances) {
+                    x.stance = stance;
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// A speech's sentences in order, for its stance reading (`stance_sentences` of its chunks), with
+/// whether each is reported speech.
+fn speech_sentences<'a>(sentences: &'a [Vec<ChunkScores>], reported: &[bool]) -> Vec<Sentence<'a>> {
+    sentences
+        .iter()
+        .flatten()
         .zip(reported)
         .map(|(scores, &reported)| Sentence { scores, reported })
         .collect()

@@ -206,13 +206,22 @@ pub fn cross_validate(
     dim: usize,
     n_topics: usize,
 ) -> Vec<(usize, Vec<ChunkScores>)> {
-    held_out(cand, examples, features, fold_of, k, dim, n_topics, |score, f| {
+    held_out(cand, examples, features, fold_of, k, dim, n_topics, Stance::Texts, |score, f| {
         score_example(score, f, cand.sentence_embedding, cand.sentence_weight)
     })
 }
 
+/// Which stance model scores the held-out rows: the head's (fitted on texts), or one fitted on
+/// sentences ([`fit_sentence_stance`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Stance {
+    Texts,
+    Sentences,
+}
+
 /// Out-of-fold scores of each scored row's sentences, in order (a one-sentence chunk is its
-/// own sentence), embedded as the candidate embeds them: what a stance reading pools.
+/// own sentence), embedded as the candidate embeds them, their stance from a sentence stance
+/// model fitted on the same folds ([`fit_sentence_stance`]): what a stance reading pools.
 pub(crate) fn sentence_oof(
     cand: Candidate,
     examples: &[Example],
@@ -222,23 +231,69 @@ pub(crate) fn sentence_oof(
     dim: usize,
     n_topics: usize,
 ) -> Vec<(usize, Vec<ChunkScores>)> {
-    held_out(cand, examples, features, fold_of, k, dim, n_topics, |score, f| score_sentences(score, f, cand.sentence_embedding))
+    held_out(cand, examples, features, fold_of, k, dim, n_topics, Stance::Sentences, |score, f| {
+        score_sentences(score, f, cand.sentence_embedding)
+    })
+}
+
+/// A stance model on sentences (`head::SentenceStance`), fitted on the sentences of `rows` that
+/// carry a stance label, each sentence in the speaker's own voice (`voice::reported`) taking its
+/// text's stance, embedded as the candidate embeds sentences (a one-sentence chunk is its own
+/// sentence); the weights of the candidate's masked-out features are 0. `None` if no row has a
+/// stance label.
+pub(crate) fn fit_sentence_stance(
+    cand: Candidate,
+    rows: &[usize],
+    examples: &[Example],
+    features: &[ExampleFeatures],
+    dim: usize,
+) -> Option<head::SentenceStance> {
+    let mut x_rows: Vec<Vec<f64>> = Vec::new();
+    let mut y = Vec::new();
+    for &i in rows {
+        let Some(stance) = examples[i].stance else { continue };
+        let f = &features[i];
+        for (row, &reported) in sentence_rows(f, cand.sentence_embedding).zip(f.reported.iter().flatten()) {
+            if !reported {
+                x_rows.push(cand.features.mask(row, dim));
+                y.push(stance);
+            }
+        }
+    }
+    let width = x_rows.first()?.len();
+    let mut x = Array2::<f64>::zeros((x_rows.len(), width));
+    for (mut to, row) in x.axis_iter_mut(Axis(0)).zip(&x_rows) {
+        to.assign(&ndarray::ArrayView1::from(&row[..]));
+    }
+    let (mean, scale) = moments(&x);
+    for mut row in x.axis_iter_mut(Axis(0)) {
+        standardise(row.as_slice_mut().expect("contiguous"), &mean, &scale);
+    }
+    let k = STANCE_CLASSES.len();
+    let model = fit_softmax(&x.view(), &y, k, &balanced(&y, k), cand.l2);
+    let model = Multinomial { weights: model.weights.iter().map(|w| cand.features.mask(w, dim)).collect(), bias: model.bias };
+    Some(head::SentenceStance { feature_mean: mean, feature_scale: scale, model })
 }
 
 /// One example's sentence scores, in order, under a head's models (`score` maps a raw feature row
 /// to its scores): each multi-sentence chunk's sentences, embedded as `sentence_embedding` says,
 /// and each one-sentence chunk as its own sentence, as `classify` takes them for a stance reading.
 pub fn score_sentences(score: &dyn Fn(&[f64]) -> ChunkScores, f: &ExampleFeatures, sentence_embedding: SentenceEmbedding) -> Vec<ChunkScores> {
+    sentence_rows(f, sentence_embedding).map(|row| score(row)).collect()
+}
+
+/// An example's sentence feature rows, in order: each multi-sentence chunk's sentences, embedded
+/// as `sentence_embedding` says, and each one-sentence chunk as its own sentence (in step with
+/// `ExampleFeatures::reported`, flattened).
+fn sentence_rows(f: &ExampleFeatures, sentence_embedding: SentenceEmbedding) -> impl Iterator<Item = &Vec<f64>> {
     f.chunks
         .iter()
         .zip(f.sentences(sentence_embedding))
         .flat_map(|(chunk, sentences)| if sentences.is_empty() { std::slice::from_ref(chunk) } else { &sentences[..] })
-        .map(|row| score(row))
-        .collect()
 }
 
 /// For each fold, fits the candidate on the other folds and calls `each` on every held-out row
-/// with the fitted models' scoring of a raw feature row.
+/// with the fitted models' scoring of a raw feature row (its stance from `stance`'s model).
 #[allow(clippy::too_many_arguments)]
 fn held_out<T>(
     cand: Candidate,
@@ -248,16 +303,24 @@ fn held_out<T>(
     k: usize,
     dim: usize,
     n_topics: usize,
+    stance: Stance,
     each: impl Fn(&dyn Fn(&[f64]) -> ChunkScores, &ExampleFeatures) -> T,
 ) -> Vec<(usize, T)> {
     let mut out = Vec::new();
     for fold in 0..k {
         let train = training_rows(fold_of, fold, cand.taxonomy_examples);
         let (fitted, mean, scale) = fit_on(cand, &train, examples, features, dim, n_topics);
+        let sentence_stance = (stance == Stance::Sentences)
+            .then(|| fit_sentence_stance(cand, &train, examples, features, dim))
+            .flatten();
         let score = |row: &[f64]| {
             let mut x = cand.features.mask(row, dim);
             standardise(&mut x, &mean, &scale);
-            head::apply(&x, &fitted.on_topic, fitted.topics.iter(), &fitted.stance)
+            let mut scores = head::apply(&x, &fitted.on_topic, fitted.topics.iter(), &fitted.stance);
+            if let Some(m) = &sentence_stance {
+                scores.stance = m.probs(row);
+            }
+            scores
         };
         for i in (0..examples.len()).filter(|&i| fold_of[i] == Some(fold)) {
             out.push((i, each(&score, &features[i])));
@@ -698,6 +761,29 @@ pub(crate) fn mean_figures(per_repeat: &[Figures]) -> Figures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentence_stance_model_learns_from_the_speakers_own_sentences_not_from_quotations() {
+        // Texts of one chunk with two sentences: the speaker's own, whose first feature says the
+        // text's stance (+ pro_powers, − anti_powers), then a quotation saying the opposite.
+        let example = |stance| Example { text: String::new(), on_topic: Some(true), topics: Some(Vec::new()), stance: Some(stance), group: None };
+        let features = |x: f64| ExampleFeatures {
+            chunks: vec![vec![0.0, 0.0]],
+            sentences: vec![vec![vec![x, 0.0], vec![-x, 0.0]]],
+            sentences_alone: vec![Vec::new()],
+            reported: vec![vec![false, true]],
+        };
+        let examples = vec![example(0), example(1), example(0), example(1)];
+        let rows = vec![features(1.0), features(-1.0), features(1.2), features(-0.8)];
+        let cand = Candidate { features: Features::Both, taxonomy_examples: true, l2: 0.01, sentence_weight: 0.0, sentence_embedding: SentenceEmbedding::Context };
+        let m = fit_sentence_stance(cand, &[0, 1, 2, 3], &examples, &rows, 1).expect("stance-labelled rows");
+        let (pro, anti) = (m.probs(&[1.0, 0.0]), m.probs(&[-1.0, 0.0]));
+        assert!(pro[0] > 0.5 && pro[1] < 0.2, "{pro:?}");
+        assert!(anti[1] > 0.5 && anti[0] < 0.2, "{anti:?}");
+        // Rows without a stance label train no model.
+        let unlabelled = vec![Example { stance: None, ..example(0) }];
+        assert!(fit_sentence_stance(cand, &[0], &unlabelled, &rows, 1).is_none());
+    }
 
     #[test]
     fn lexical_models_learn_each_topics_terms() {

@@ -628,6 +628,7 @@ impl Search<'_> {
                     "reading": reading,
                     "lexical_stance_l2": stance_l2,
                     "lexical_stance_terms": stance_l2.map(|_| "words and neighbouring pairs, stop words dropped except negation, modals, concession and degree (lexical::STANCE_WORDS)"),
+                    "sentence_stance": (reading.sentence_weight > 0.0).then_some("multinomial logistic on the training texts' sentences in the speaker's own voice, each taking its text's stance (class-weighted, the head's l2)"),
                     "chosen_by": "stance macro-F1",
                 })),
                 "listed_off_topic": {
@@ -643,6 +644,9 @@ impl Search<'_> {
             sentence_embedding: chosen.sentence_embedding,
             lexical,
             stance_reading: (!reading.is_plain()).then_some(reading),
+            sentence_stance: (reading.sentence_weight > 0.0)
+                .then(|| cv::fit_sentence_stance(chosen, &rows, examples, &self.features, dim))
+                .flatten(),
             at_least_one_topic: decoding.min_topics >= 1,
             min_topics: decoding.min_topics,
             listed_off_topic,

@@ -23,6 +23,25 @@ pub struct TopicHead {
     pub threshold: f64,
 }
 
+/// A stance model fitted on the sentences of the training texts in the speaker's own voice,
+/// embedded as the head embeds sentences, with its own standardisation: a sentence's stance is
+/// read by a model that learned from sentences, not from whole chunks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SentenceStance {
+    pub feature_mean: Vec<f64>,
+    pub feature_scale: Vec<f64>,
+    pub model: Multinomial,
+}
+
+impl SentenceStance {
+    /// The stance distribution of a raw feature row (embedding, then prototype similarities).
+    pub fn probs(&self, row: &[f64]) -> Vec<f64> {
+        let mut x = row.to_vec();
+        standardise(&mut x, &self.feature_mean, &self.feature_scale);
+        self.model.probs(&x)
+    }
+}
+
 /// What a head was made from, so a mismatch can be refused and a result traced.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Provenance {
@@ -68,6 +87,11 @@ pub struct HeadFile {
     /// none in heads made before readings, which average their chunks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stance_reading: Option<super::stance::StanceReading>,
+    /// The stance model that scores sentences for the stance reading's sentence pool and the
+    /// stance evidence, fitted on sentences; none in heads made before it (and in heads whose
+    /// reading pools no sentences), which score sentences with `stance`, as they score chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence_stance: Option<SentenceStance>,
     /// Whether an on-topic speech whose topics all fall below their thresholds lists its
     /// strongest topic (`aggregate::speech`); true whenever `min_topics` is 1 or more.
     #[serde(default)]
@@ -96,6 +120,12 @@ impl HeadFile {
         if head.format != 1 {
             return Err(Error::Head { path: path.to_path_buf(), what: format!("format {} is not supported", head.format) });
         }
+        if let Some(wrong) = head.misfit_sentence_stance() {
+            return Err(Error::Head {
+                path: path.to_path_buf(),
+                what: format!("{wrong}\n  (refit it with `parlscan fit`)"),
+            });
+        }
         if let Some(missing) = head.missing_lexical_stance() {
             return Err(Error::Head {
                 path: path.to_path_buf(),
@@ -103,6 +133,23 @@ impl HeadFile {
             });
         }
         Ok(head)
+    }
+
+    /// How a sentence stance model does not fit the head's features, if it does not.
+    fn misfit_sentence_stance(&self) -> Option<String> {
+        let m = self.sentence_stance.as_ref()?;
+        let width = self.feature_mean.len();
+        let fits = m.feature_mean.len() == width
+            && m.feature_scale.len() == width
+            && m.model.bias.len() == STANCE_CLASSES.len()
+            && m.model.weights.len() == STANCE_CLASSES.len()
+            && m.model.weights.iter().all(|w| w.len() == width);
+        (!fits).then(|| {
+            format!(
+                "its sentence stance model does not fit its features: it needs {} classes of {width} weights, and a mean and scale of {width}",
+                STANCE_CLASSES.len()
+            )
+        })
     }
 
     /// What a stance reading with a lexical weight needs and the head does not carry: the lexical
@@ -210,6 +257,11 @@ pub fn apply<'a>(x: &[f64], on_topic: &Logistic, topics: impl Iterator<Item = &'
 }
 
 impl Scorer for Head {
+    fn sentence_stance(&self, embeddings: ArrayView2<'_, f32>) -> Option<Vec<Vec<f64>>> {
+        let m = self.file.sentence_stance.as_ref()?;
+        Some(Head::raw_features(&self.prototypes, embeddings).iter().map(|x| m.probs(x)).collect())
+    }
+
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores> {
         let f = &self.file;
         Head::raw_features(&self.prototypes, embeddings)

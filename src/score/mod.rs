@@ -75,6 +75,12 @@ impl SentenceEmbedding {
 /// Anything that scores chunk embeddings (rows of `embeddings`).
 pub trait Scorer: Send + Sync {
     fn score(&self, embeddings: ArrayView2<'_, f32>) -> Vec<ChunkScores>;
+
+    /// Each row's stance distribution under a model fitted on sentences, for scorers that carry
+    /// one (`head::SentenceStance`); `None`: sentences are scored as chunks are.
+    fn sentence_stance(&self, _embeddings: ArrayView2<'_, f32>) -> Option<Vec<Vec<f64>>> {
+        None
+    }
 }
 
 /// A chunk's final scores under a head: its own scores, its sentences' topic scores mixed in at

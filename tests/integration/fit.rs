@@ -143,6 +143,20 @@ fn a_head_whose_stance_reading_needs_lexical_features_it_lacks_is_refused_naming
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("does not fit its features"), "{}", stderr(&out));
 
+    // A sentence stance model that does not fit the head's features: refused.
+    let width = head["feature_mean"].as_array().unwrap().len();
+    let mut narrow_sentences = head.clone();
+    narrow_sentences["sentence_stance"] = serde_json::json!({
+        "feature_mean": vec![0.0; width - 1],
+        "feature_scale": vec![1.0; width - 1],
+        "model": {"weights": vec![vec![0.0; width - 1]; 4], "bias": vec![0.0; 4]},
+    });
+    w.write("narrow-sentences.json", narrow_sentences.to_string());
+    let out = w.run(&["classify", "in.csv", "--head", "narrow-sentences.json", "-o", "out.csv"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("its sentence stance model does not fit its features"), "{}", stderr(&out));
+    assert!(!w.path("out.csv").exists());
+
     // A stance model over its own terms, stripped of them, would read the topic terms: refused.
     assert!(head["lexical"]["stance_vocabulary"]["terms"].is_array(), "the default stance model has its own terms");
     let mut no_vocabulary = head.clone();
@@ -348,7 +362,8 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     use parlscan::fit::cv::{score_example, score_sentences, with_lexical, with_stance};
     use parlscan::score::lexical::stance_terms;
     use parlscan::fit::data::{chunk_features, read_training};
-    use parlscan::score::head::{apply, standardise, HeadFile};
+    use parlscan::score::head::{apply, standardise, HeadFile, SentenceStance};
+    use parlscan::score::linear::Multinomial;
     use parlscan::score::prototypes::Prototypes;
     use parlscan::score::stance::{Pool, StanceReading};
     use parlscan::score::SentenceEmbedding;
@@ -370,7 +385,18 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let reading = head.stance_reading.expect("the default head has a stance reading");
     assert!(reading.lexical_weight > 0.0 && head.lexical.as_ref().unwrap().stance.is_some());
     let pooled = StanceReading { sentence_weight: 0.5, sentences: 2, reported_weight: 0.25, pool: Pool::Geometric, ..reading };
-    HeadFile { stance_reading: Some(pooled), ..head.clone() }.save(&w.path("pooled.json")).unwrap();
+    let pooled_head = HeadFile { stance_reading: Some(pooled), sentence_stance: None, ..head.clone() };
+    pooled_head.save(&w.path("pooled.json")).unwrap();
+    // The same reading with a sentence stance model that differs from the chunk model (its classes
+    // reversed), so that a side which scored sentences with the chunk model would differ.
+    let reversed = |v: &[Vec<f64>]| v.iter().rev().cloned().collect::<Vec<_>>();
+    let sentence_stance = SentenceStance {
+        feature_mean: head.feature_mean.clone(),
+        feature_scale: head.feature_scale.clone(),
+        model: Multinomial { weights: reversed(&head.stance.weights), bias: head.stance.bias.iter().rev().copied().collect() },
+    };
+    let sentence_head = HeadFile { sentence_stance: Some(sentence_stance), ..pooled_head.clone() };
+    sentence_head.save(&w.path("sentences.json")).unwrap();
 
     // fit's side: feature rows as fit embeds them, scored as cross-validation scores a held-out row.
     let words = parlscan::tokenize::WordPieces::load(&model).unwrap();
@@ -388,13 +414,24 @@ fn fits_out_of_fold_scoring_of_a_row_equals_classifys_scores_under_the_same_head
     let lex = head.lexical.as_ref().unwrap();
     let probs: Vec<Option<Vec<f64>>> = examples.iter().map(|e| Some(lex.probs(&e.text))).collect();
     let oof = with_lexical(&oof, &probs, lex.weight);
-    let sentences: Vec<_> = features.iter().enumerate().map(|(i, f)| (i, score_sentences(&score, f, head.sentence_embedding))).collect();
+    // A sentence's scores, with its stance from the head's sentence stance model where it has one.
+    let sentences_under = |h: &HeadFile| -> Vec<_> {
+        let score = |row: &[f64]| {
+            let mut s = score(row);
+            if let Some(m) = &h.sentence_stance {
+                s.stance = m.probs(row);
+            }
+            s
+        };
+        features.iter().enumerate().map(|(i, f)| (i, score_sentences(&score, f, head.sentence_embedding))).collect()
+    };
     let lexical_stance: Vec<Option<Vec<f64>>> = examples.iter().map(|e| lex.stance_of_terms(&stance_terms(&e.text))).collect();
     let thresholds: Vec<f64> = head.topic_heads.iter().map(|t| t.threshold).collect();
     let listing = Listing::of_head(&head);
 
-    for (reading, head_arg) in [(reading, None), (pooled, Some("pooled.json"))] {
-        let oof = with_stance(&oof, &sentences, &features, Some(&lexical_stance), &reading);
+    for (h, head_arg) in [(&head, None), (&pooled_head, Some("pooled.json")), (&sentence_head, Some("sentences.json"))] {
+        let reading = h.stance_reading.expect("a reading");
+        let oof = with_stance(&oof, &sentences_under(h), &features, Some(&lexical_stance), &reading);
         // classify's side, on the same engine.
         let mut args = vec!["classify", "train.csv", "-o", "out.csv", "--engine", "torch", "--threads", "1", "--quiet"];
         args.extend(head_arg.map(|h| ["--head", h]).into_iter().flatten());
