@@ -58,7 +58,7 @@ pub struct NearTie {
     /// listed on off-topic ones).
     pub topic: f64,
     /// The share of the derivation texts `classify --fast=KIND` rescored with these margins
-    /// (`dev/derive-fast-margins.sh`: int8 537 of 1,140, bf16 92): what `--fast` expects to rescore, which `encoder::auto` counts when
+    /// (`dev/derive-fast-margins.sh`: int8 536 of 1,140, bf16 148): what `--fast` expects to rescore, which `encoder::auto` counts when
     /// it weighs an approximation against the exact engine.
     pub share: f64,
 }
@@ -69,10 +69,12 @@ impl NearTie {
         match engine {
             // Over the 1,140 derivation texts (`dev/derive-fast-margins.sh`), int8 moved on_topic by
             // up to 0.28, the top two stances' gap by up to 0.22 and topic scores by up to 0.11;
-            // 99.5% of moves were within 0.110, 0.116 and 0.079.
+            // 99.5% of moves were within 0.110, 0.117 and 0.079.
             Engine::Onnx(Precision::Int8) => Some(NearTie { on_topic: 0.12, stance: 0.12, topic: 0.09, share: 0.47 }),
-            // bfloat16: up to 0.014, 0.013 and 0.009; 99.5% within 0.009, 0.009 and 0.007.
-            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.01, stance: 0.01, topic: 0.007, share: 0.08 }),
+            // bfloat16: up to 0.017, 0.091 and 0.008; 99.5% within 0.009, 0.040 and 0.006. Its
+            // stance gap moves more than its scores do because a stance reading pools a speech's
+            // four most stance-bearing sentences, and a small move can swap one in or out.
+            Engine::Torch { precision: TorchPrecision::Bf16, .. } => Some(NearTie { on_topic: 0.01, stance: 0.04, topic: 0.007, share: 0.13 }),
             _ => None,
         }
     }
