@@ -350,7 +350,8 @@ impl SentenceReading<'_> {
 ///   is), the largest P(on topic) × P(stance) × voice weight (`voice::weight`: quotations and
 ///   reported views count a quarter), so the speaker's own voice wins where it says as much,
 ///   and a speech whose on-topic sentences are all reported gets the best of them. P(stance)
-///   mixes in the lexical stance model as the head's stance reading does.
+///   is the head's sentence stance model's where it has one (`stance_sentences`), with the
+///   lexical stance model mixed in as the head's stance reading does.
 fn evidence(
     prepared: &[Prepared],
     scores: &[Option<SpeechScores>],

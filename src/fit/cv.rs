@@ -19,7 +19,7 @@ use crate::taxonomy::STANCE_CLASSES;
 
 use super::data::{gold_labels, to_labels, Example, ExampleFeatures};
 use super::report::Figures;
-use super::solver::{balanced, fit_logistic, fit_softmax, moments};
+use super::solver::{balanced, fit_logistic, fit_softmax, standardise_columns};
 
 /// Which features a head sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +206,7 @@ pub fn cross_validate(
     dim: usize,
     n_topics: usize,
 ) -> Vec<(usize, Vec<ChunkScores>)> {
-    held_out(cand, examples, features, fold_of, k, dim, n_topics, Stance::Texts, |score, f| {
+    held_out(cand, examples, features, fold_of, k, dim, n_topics, StanceModel::Texts, |score, f| {
         score_example(score, f, cand.sentence_embedding, cand.sentence_weight)
     })
 }
@@ -214,7 +214,7 @@ pub fn cross_validate(
 /// Which stance model scores the held-out rows: the head's (fitted on texts), or one fitted on
 /// sentences ([`fit_sentence_stance`]).
 #[derive(Clone, Copy, PartialEq)]
-enum Stance {
+enum StanceModel {
     Texts,
     Sentences,
 }
@@ -231,7 +231,7 @@ pub(crate) fn sentence_oof(
     dim: usize,
     n_topics: usize,
 ) -> Vec<(usize, Vec<ChunkScores>)> {
-    held_out(cand, examples, features, fold_of, k, dim, n_topics, Stance::Sentences, |score, f| {
+    held_out(cand, examples, features, fold_of, k, dim, n_topics, StanceModel::Sentences, |score, f| {
         score_sentences(score, f, cand.sentence_embedding)
     })
 }
@@ -261,14 +261,8 @@ pub(crate) fn fit_sentence_stance(
         }
     }
     let width = x_rows.first()?.len();
-    let mut x = Array2::<f64>::zeros((x_rows.len(), width));
-    for (mut to, row) in x.axis_iter_mut(Axis(0)).zip(&x_rows) {
-        to.assign(&ndarray::ArrayView1::from(&row[..]));
-    }
-    let (mean, scale) = moments(&x);
-    for mut row in x.axis_iter_mut(Axis(0)) {
-        standardise(row.as_slice_mut().expect("contiguous"), &mean, &scale);
-    }
+    let mut x = Array2::from_shape_vec((x_rows.len(), width), x_rows.concat()).expect("rows of one width");
+    let (mean, scale) = standardise_columns(&mut x);
     let k = STANCE_CLASSES.len();
     let model = fit_softmax(&x.view(), &y, k, &balanced(&y, k), cand.l2);
     let model = Multinomial { weights: model.weights.iter().map(|w| cand.features.mask(w, dim)).collect(), bias: model.bias };
@@ -303,14 +297,14 @@ fn held_out<T>(
     k: usize,
     dim: usize,
     n_topics: usize,
-    stance: Stance,
+    stance: StanceModel,
     each: impl Fn(&dyn Fn(&[f64]) -> ChunkScores, &ExampleFeatures) -> T,
 ) -> Vec<(usize, T)> {
     let mut out = Vec::new();
     for fold in 0..k {
         let train = training_rows(fold_of, fold, cand.taxonomy_examples);
         let (fitted, mean, scale) = fit_on(cand, &train, examples, features, dim, n_topics);
-        let sentence_stance = (stance == Stance::Sentences)
+        let sentence_stance = (stance == StanceModel::Sentences)
             .then(|| fit_sentence_stance(cand, &train, examples, features, dim))
             .flatten();
         let score = |row: &[f64]| {
@@ -612,10 +606,7 @@ pub(crate) fn fit_on(
             }
         }
     }
-    let (mean, scale) = moments(&x);
-    for mut row in x.axis_iter_mut(Axis(0)) {
-        standardise(row.as_slice_mut().expect("contiguous"), &mean, &scale);
-    }
+    let (mean, scale) = standardise_columns(&mut x);
     let picked: Vec<&Example> = rows.iter().map(|&i| &examples[i]).collect();
     (fit_heads(&x, &picked, n_topics, cand.l2), mean, scale)
 }

@@ -153,11 +153,15 @@ pub fn balanced(y: &[usize], k: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Mean and scale of each feature column (scale at least 1e-6).
-pub fn moments(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
-    let mean = x.mean_axis(Axis(0)).expect("rows");
-    let scale = x.std_axis(Axis(0), 0.0).mapv(|s| s.max(1e-6));
-    (mean.to_vec(), scale.to_vec())
+/// Standardises each feature column of `x` in place by its mean and scale (at least 1e-6), and
+/// returns them, for `head::standardise` to apply to the rows the fitted model will score.
+pub fn standardise_columns(x: &mut Array2<f64>) -> (Vec<f64>, Vec<f64>) {
+    let mean = x.mean_axis(Axis(0)).expect("rows").to_vec();
+    let scale = x.std_axis(Axis(0), 0.0).mapv(|s| s.max(1e-6)).to_vec();
+    for mut row in x.axis_iter_mut(Axis(0)) {
+        crate::score::head::standardise(row.as_slice_mut().expect("contiguous"), &mean, &scale);
+    }
+    (mean, scale)
 }
 
 #[cfg(test)]
