@@ -514,10 +514,11 @@ pub fn with_lexical(oof: &OutOfFold, lex: &[Option<Vec<f64>>], weight: f64) -> O
 /// the most stance-bearing sentences and how many (pooled by their mean or geometric mean), how
 /// much a reported sentence counts, and the
 /// share of a lexical stance model (fitted at one of `LEXICAL_L2`). Shares that add up to more
-/// than 1 are skipped.
+/// than 1 are skipped. Among readings that score the same, the earlier wins, so the reported
+/// weights run from the speaker's own voice alone to reported speech counted in full.
 pub(crate) const STANCE_SENTENCE_WEIGHTS: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
 pub(crate) const STANCE_SENTENCES: [usize; 3] = [1, 2, 4];
-pub(crate) const REPORTED_WEIGHTS: [f64; 3] = [1.0, 0.25, 0.0];
+pub(crate) const REPORTED_WEIGHTS: [f64; 3] = [0.0, 0.25, 1.0];
 pub(crate) const STANCE_LEXICAL_WEIGHTS: [f64; 3] = [0.2, 0.35, 0.5];
 
 /// Every stance reading tried, the plain one (chunk average) first, with the lexical L2 of those
