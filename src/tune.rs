@@ -288,14 +288,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
 
 /// The settings `fit` chose for the shipped default head (`models/heads/default.json`):
 /// embedding and prototype features, training examples in, L2 0.1, the two best sentences in
-/// context at weight 0.5. Cross-validation of a tuned encoder fits these, so the comparison with
+/// context at weight 0.3. Cross-validation of a tuned encoder fits these, so the comparison with
 /// the frozen encoder changes the encoder only. (The head's lexical models, listing rules and
 /// stance reading do not depend on the encoder and are left out of that comparison.)
 pub const DEFAULT_HEAD: Candidate = Candidate {
     features: Features::Both,
     taxonomy_examples: true,
     l2: 0.1,
-    sentence_weight: 0.5,
+    sentence_weight: 0.3,
     sentence_embedding: crate::score::SentenceEmbedding::Context,
 };
 
