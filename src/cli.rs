@@ -418,6 +418,11 @@ pub struct TuneArgs {
     #[arg(long)]
     pub cross_validate: bool,
 
+    /// The head whose settings (features, training examples, L2, sentences) `--cross-validate`
+    /// fits on each encoder. Default: models/heads/default.json
+    #[arg(long, value_name = "FILE")]
+    pub head: Option<PathBuf>,
+
     /// The model folder to start from. Default: models/all-MiniLM-L6-v2.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,

@@ -10,9 +10,9 @@
 //! optimiser is AdamW with linear warm-up and decay and gradients clipped to norm 1.
 //!
 //! `--cross-validate` measures whether it pays, honestly: for each objective and each fold it
-//! fine-tunes a fresh copy on that fold's training rows only, fits the default head's settings on
-//! the tuned embeddings and scores the held-out speeches, then sets the out-of-fold figures beside
-//! the frozen encoder's.
+//! fine-tunes a fresh copy on that fold's training rows only, fits the settings `fit` chose for a
+//! head (`--head`, the default head unless told) on the tuned embeddings and scores the held-out
+//! speeches, then sets the out-of-fold figures beside the frozen encoder's.
 //!
 //! Owns pair sampling, the training loop and the model folder; heads are `fit`'s.
 
@@ -27,7 +27,7 @@ use crate::encoder::{Encoder, TokenBatch};
 use crate::error::Error;
 use crate::fingerprint;
 use crate::fit::report::Figures;
-use crate::fit::{self, Candidate, Example, Features};
+use crate::fit::{self, Candidate, Example};
 use crate::score::prototypes::Prototypes;
 use crate::taxonomy::Taxonomy;
 use crate::tokenize::WordPieces;
@@ -286,18 +286,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The settings `fit` chose for the shipped default head (`models/heads/default.json`):
-/// embedding and prototype features, training examples in, L2 0.1, the two best sentences in
-/// context at weight 0.3. Cross-validation of a tuned encoder fits these, so the comparison with
-/// the frozen encoder changes the encoder only. (The head's lexical models, listing rules and
-/// stance reading do not depend on the encoder and are left out of that comparison.)
-pub const DEFAULT_HEAD: Candidate = Candidate {
-    features: Features::Both,
-    taxonomy_examples: true,
-    l2: 0.1,
-    sentence_weight: 0.3,
-    sentence_embedding: crate::score::SentenceEmbedding::Context,
-};
 
 /// What `tune --cross-validate` measured.
 pub struct CrossValidated {
@@ -309,10 +297,15 @@ pub struct CrossValidated {
     pub log: String,
 }
 
-/// Out-of-fold figures (`fit::report::FIGURES`) of the default head's settings on the frozen
-/// encoder and, for every objective, with the encoder fine-tuned per fold, plus a printable log.
+/// Out-of-fold figures (`fit::report::FIGURES`) of a head's settings (`head`, as `fit` chose
+/// them: features, training examples, L2, sentences) on the frozen encoder and, for every
+/// objective, with the encoder fine-tuned per fold, plus a printable log. The comparison changes
+/// the encoder only; the head's lexical models, listing rules and stance reading do not depend on
+/// the encoder and are left out of it.
+#[allow(clippy::too_many_arguments)]
 pub fn cross_validate(
     base: &Path,
+    head: Candidate,
     taxonomy: &Taxonomy,
     words: &WordPieces,
     examples: &[Example],
@@ -324,9 +317,9 @@ pub fn cross_validate(
     let fold_of = fit::fold_assignment(examples, folds, 0);
     let figures = |encoder: &dyn Encoder, keep: &dyn Fn(usize) -> bool| -> Result<Vec<(usize, Vec<crate::score::ChunkScores>)>, Error> {
         let prototypes = Prototypes::build(taxonomy, words, encoder, None)?;
-        let alone = DEFAULT_HEAD.sentence_embedding == crate::score::SentenceEmbedding::Alone;
+        let alone = head.sentence_embedding == crate::score::SentenceEmbedding::Alone;
         let features = fit::chunk_features(examples, words, encoder, &prototypes, alone)?;
-        let oof = fit::cross_validate(DEFAULT_HEAD, examples, &features, &fold_of, folds, encoder.dim(), names.len());
+        let oof = fit::cross_validate(head, examples, &features, &fold_of, folds, encoder.dim(), names.len());
         Ok(oof.into_iter().filter(|(i, _)| keep(*i)).collect())
     };
     let mut log = String::new();
@@ -392,11 +385,18 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
     let examples = inputs.rows();
     if args.cross_validate {
         let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("."), e))?;
-        let CrossValidated { frozen, tuned, log } = cross_validate(&base, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
+        let head_path = args.head.clone().unwrap_or_else(crate::score::head::default_path);
+        let head = Candidate::of_head(&crate::score::head::HeadFile::load(&head_path)?, &head_path)?;
+        let CrossValidated { frozen, tuned, log } =
+            cross_validate(&base, head, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
         print!("{log}");
         println!(
-            "\n{}-fold cross-validation by debate, the default head's settings ({} pairs per fold, seed {})",
-            args.data.folds, settings.pairs, settings.seed
+            "\n{}-fold cross-validation by debate, the settings of {} ({}; {} pairs per fold, seed {})",
+            args.data.folds,
+            head_path.display(),
+            head.name(),
+            settings.pairs,
+            settings.seed
         );
         println!("{:<40} {:>9} {:>9} {:>9} {:>9}", "encoder", "on-topic", "topic", "stance", "stance");
         println!("{:<40} {:>9} {:>9} {:>9} {:>9}", "", "F1", "micro-F1", "macro-F1", "accuracy");
@@ -500,16 +500,21 @@ mod tests {
     }
 
     #[test]
-    fn cross_validation_fits_the_shipped_default_heads_settings() {
+    fn cross_validation_fits_the_settings_a_head_records() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heads/default.json");
-        let head: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-        let s = &head["settings"];
-        assert_eq!(s["features"], DEFAULT_HEAD.features.name());
-        assert_eq!(s["taxonomy_examples"], DEFAULT_HEAD.taxonomy_examples);
-        assert_eq!(s["l2"], DEFAULT_HEAD.l2);
-        assert_eq!(s["sentence_weight"], DEFAULT_HEAD.sentence_weight);
-        let file: crate::score::head::HeadFile = serde_json::from_value(head.clone()).unwrap();
-        assert_eq!(file.sentence_embedding, DEFAULT_HEAD.sentence_embedding, "older heads read as context");
+        let file = crate::score::head::HeadFile::load(&path).unwrap();
+        let head = Candidate::of_head(&file, &path).unwrap();
+        let s = &file.settings;
+        assert_eq!(s["features"], head.features.name());
+        assert_eq!(s["taxonomy_examples"], head.taxonomy_examples);
+        assert_eq!(s["l2"], head.l2);
+        assert_eq!(s["sentence_weight"], head.sentence_weight, "the settings and the field agree");
+        assert_eq!(s["sentence_embedding"], serde_json::to_value(head.sentence_embedding).unwrap());
+
+        let mut old = file.clone();
+        old.settings.as_object_mut().unwrap().remove("l2");
+        let refused = Candidate::of_head(&old, &path).unwrap_err().to_string();
+        assert!(refused.contains("`l2`") && refused.contains("default.json"), "{refused}");
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl Reader for ParlparseReader {
 fn speech_attributes(e: &BytesStart) -> Result<[String; 6], quick_xml::Error> {
     let mut out: [String; 6] = Default::default();
     for (i, name) in ["id", "speakername", "person_id", "speakerid", "colnum", "time"].iter().enumerate() {
-        if let Some(a) = e.try_get_attribute(*name)? {
+        if let Some(a) = e.try_get_attribute(name)? {
             out[i] = a.normalized_value_with(XmlVersion::Implicit1_0, 1, entity)?.into_owned();
         }
     }

@@ -33,6 +33,8 @@ pub enum Features {
 }
 
 impl Features {
+    pub const ALL: [Features; 3] = [Features::Embedding, Features::Prototypes, Features::Both];
+
     pub fn name(self) -> &'static str {
         match self {
             Features::Embedding => "embedding",
@@ -71,6 +73,26 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// The settings `fit` chose for a head, as its file records them (`settings` and the
+    /// sentence fields), so a head's choices can be fitted again on other features (`tune
+    /// --cross-validate`). Heads whose settings lack a field are refused, naming it.
+    pub fn of_head(file: &head::HeadFile, path: &std::path::Path) -> Result<Candidate, crate::error::Error> {
+        let missing = |what: &str| crate::error::Error::Head {
+            path: path.to_path_buf(),
+            what: format!("its settings carry no `{what}` (a head written by `parlscan fit` records it); refit it with `parlscan fit`"),
+        };
+        let s = &file.settings;
+        let name = s["features"].as_str().ok_or_else(|| missing("features"))?;
+        let features = Features::ALL.into_iter().find(|f| f.name() == name).ok_or_else(|| missing("features"))?;
+        Ok(Candidate {
+            features,
+            taxonomy_examples: s["taxonomy_examples"].as_bool().ok_or_else(|| missing("taxonomy_examples"))?,
+            l2: s["l2"].as_f64().ok_or_else(|| missing("l2"))?,
+            sentence_weight: file.sentence_weight,
+            sentence_embedding: file.sentence_embedding,
+        })
+    }
+
     pub(crate) fn name(&self) -> String {
         format!(
             "head: {}{}{}, l2 {}",

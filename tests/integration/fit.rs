@@ -67,7 +67,7 @@ fn fit_lists_a_topic_on_off_topic_speeches_when_the_labels_do() {
     let w = Workdir::new();
     let extra = "t13,d7,\"Ofcom's codes will require age checks before children can see pornography online.\",online_safety,none\n\
                  t14,d7,\"The regulator can fine platforms that fail to remove self-harm content quickly.\",online_safety,none\n";
-    w.write("train.csv", &format!("{TRAIN}{extra}"));
+    w.write("train.csv", format!("{TRAIN}{extra}"));
     let out = w.run(&["fit", "--train", "train.csv", "-o", "head.json", "--folds", "2", "--taxonomy-examples", "no"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report = String::from_utf8_lossy(&out.stdout);

@@ -132,12 +132,26 @@ fn cross_validation_tunes_per_fold_and_prints_both_encoders() {
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(report.contains("fold 0:") && report.contains("fold 1:"), "{report}");
     assert!(report.lines().any(|l| l.starts_with("frozen ")), "{report}");
+    assert!(report.contains("the settings of ") && report.contains("default.json (head: embedding+prototypes"), "names the head it fits: {report}");
     for objective in ["topics", "stance", "both"] {
         assert!(report.contains(&format!("{objective} fold 0:")) && report.contains(&format!("{objective} fold 1:")), "{report}");
         let row = report.lines().find(|l| l.starts_with(&format!("fine-tuned per fold, --objective {objective} "))).unwrap_or_else(|| panic!("{report}"));
         let figures: Vec<f64> = row.split_whitespace().rev().take(4).map(|x| x.parse().unwrap()).collect();
         assert!(figures.iter().all(|f| (0.0..=1.0).contains(f)), "{row}");
     }
+}
+
+#[test]
+fn a_head_without_the_settings_cross_validation_fits_is_refused_naming_what_is_missing() {
+    let w = Workdir::new();
+    w.write("train.csv", TRAIN);
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heads/default.json");
+    let mut head: serde_json::Value = serde_json::from_slice(&std::fs::read(shipped).unwrap()).unwrap();
+    head["settings"].as_object_mut().unwrap().remove("features");
+    w.write("old.json", head.to_string());
+    let out = w.run(&["tune", "--train", "train.csv", "--cross-validate", "--head", "old.json", "--folds", "2", "--pairs", "16"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("old.json") && stderr(&out).contains("`features`"), "{}", stderr(&out));
 }
 
 #[test]
