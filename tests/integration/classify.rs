@@ -58,7 +58,9 @@ fn the_seed_commons_speech_is_about_encryption_and_tech_companies() {
     let row = &rows[0];
     let topics: Vec<&str> = col(&h, row, "topics").split(';').collect();
     assert!(col(&h, row, "on_topic").parse::<f64>().unwrap() >= 0.5, "on topic: {row:?}");
-    assert_ne!(col(&h, row, "stance"), "none");
+    // He argues for "order in this ungoverned space" and for providers that comply with the law:
+    // pro_powers, narrowly under the default head (docs/scoring.md). A check, never training data.
+    assert_eq!(col(&h, row, "stance"), "pro_powers", "{row:?}");
     assert!(topics.contains(&"encryption") && topics.contains(&"tech_companies"), "topics: {topics:?}");
     // The member quotes the providers ("We are not in that jurisdiction so we will comply with the
     // laws where we are.") in order to reject it: the stance evidence is a sentence of his own.
