@@ -420,7 +420,7 @@ pub struct TuneArgs {
 
     /// The head whose settings (features, training examples, L2, sentences) `--cross-validate`
     /// fits on each encoder. Default: models/heads/default.json
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "cross_validate")]
     pub head: Option<PathBuf>,
 
     /// The model folder to start from. Default: models/all-MiniLM-L6-v2.

@@ -286,7 +286,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-
 /// What `tune --cross-validate` measured.
 pub struct CrossValidated {
     /// The frozen encoder's out-of-fold figures.
@@ -379,14 +378,19 @@ pub fn run(args: &crate::cli::TuneArgs) -> Result<(), Error> {
             return Err(Error::Usage(format!("-o {} is the base model folder; write the tuned model to a new folder", out.display())));
         }
     }
+    // The head's settings are checked before the training data is read: a refusal comes first.
+    let head = if args.cross_validate {
+        let path = args.head.clone().unwrap_or_else(crate::score::head::default_path);
+        Some((Candidate::of_head(&crate::score::head::HeadFile::load(&path)?, &path)?, path))
+    } else {
+        None
+    };
     let inputs = fit::load_inputs(&args.data)?;
     let words = WordPieces::load(&base)?;
     let settings = Settings { pairs: args.pairs, epochs: args.epochs, seed: args.seed, objective: args.objective, ..Settings::default() };
     let examples = inputs.rows();
-    if args.cross_validate {
+    if let Some((head, head_path)) = head {
         let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("."), e))?;
-        let head_path = args.head.clone().unwrap_or_else(crate::score::head::default_path);
-        let head = Candidate::of_head(&crate::score::head::HeadFile::load(&head_path)?, &head_path)?;
         let CrossValidated { frozen, tuned, log } =
             cross_validate(&base, head, &inputs.taxonomy, &words, &examples, args.data.folds, &settings, scratch.path())?;
         print!("{log}");
